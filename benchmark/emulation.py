@@ -1,0 +1,194 @@
+"""Level-1 trigger emulation: particles -> calorimeter towers -> trigger objects in the ADC2021 layout.
+
+What a Level-1 trigger sees, approximately as in CMS Phase-1 (values are configurable and written to the dataset card):
+
+* towers: 72 in phi; in eta the CMS-like edges (0.087 wide up to |eta| = 1.74, wider in the endcap up to 3.0, 12 forward
+  towers up to 5.0); EM and hadronic ET per tower, smeared with a/sqrt(E) (+) c resolution, Gaussian noise, a zero-suppression
+  threshold and a 0.5 GeV least significant bit;
+* jets: 9x9-tower sliding window around a local-maximum seed tower, pile-up subtracted with the "chunky donut"
+  (the three lowest of the four 3x9 strips around the window);
+* e/gamma: local-maximum EM tower, 3x3 EM cluster, hadronic-over-EM and relative isolation cuts;
+* muons: generator muons with the muon trigger's coarse pT resolution, |eta| < 2.4;
+* MET: negative vector sum of tower ET;
+* CICADA regions: 4x4-tower sums over the 18 (phi) x 14 (eta) central regions, integer GeV.
+
+Everything runs on a whole chunk of events at once with numpy (no Python loop per event or particle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable
+from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, N_ETA, N_PHI, PHI_CENTERS
+from scipy.ndimage import maximum_filter
+
+from l1ad.config import EmulationConfig
+
+N_REGION_PHI, N_REGION_ETA = 18, 14
+
+# Slots of the ADC2021 layout (anchors section 1): row 0 MET, 1-4 e/gamma, 5-8 muons, 9-18 jets.
+N_EGAMMA, N_MUONS, N_JETS = 4, 4, 10
+N_OBJECTS = 1 + N_EGAMMA + N_MUONS + N_JETS
+CLASS_MET, CLASS_EGAMMA, CLASS_MUON, CLASS_JET = 1, 2, 3, 4
+PARTICLE_NAMES = ("Pt", "Eta", "Phi", "Class")
+PARTICLE_CLASSES = ("MET_class_1", "Four_Ele_class_2", "Four_Mu_class_3", "Ten_Jet_class_4")
+
+
+@dataclass(frozen=True)
+class TriggerObjects:
+    particles: np.ndarray  # (n, 19, 4) float32: pT [GeV], eta, phi, class
+    regions: np.ndarray  # (n, 18, 14) uint16: region ET in GeV (phi, eta)
+
+
+def emulate(events: ParticleTable, cfg: EmulationConfig, rng: np.random.Generator) -> TriggerObjects:
+    """Trigger objects and calorimeter regions for each event of ``events`` (one interaction entry per event)."""
+    n = events.n_interactions
+    event_of = np.repeat(np.arange(n), events.counts())
+    em, had = _towers(events, event_of, n, cfg, rng)
+    total = em + had
+
+    particles = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
+    particles[:, 0, :] = _met(total, cfg)
+    particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, total, cfg)
+    particles[:, 1 + N_EGAMMA : 1 + N_EGAMMA + N_MUONS] = _muons(events, event_of, n, cfg, rng)
+    particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, cfg)
+    return TriggerObjects(particles=particles, regions=_regions(total))
+
+
+def _towers(events, event_of, n, cfg: EmulationConfig, rng):
+    cell = (event_of * N_ETA + events.ieta) * N_PHI + events.iphi
+    size = n * N_ETA * N_PHI
+    cosh = np.cosh(ETA_CENTERS).astype(np.float32)[None, :, None]
+    towers = []
+    for kind, stochastic, constant in (
+        (KIND_EM, cfg.em_stochastic, cfg.em_constant),
+        (KIND_HAD, cfg.had_stochastic, cfg.had_constant),
+    ):
+        sel = events.kind == kind
+        et = np.bincount(cell[sel], weights=events.pt[sel], minlength=size).astype(np.float32).reshape(n, N_ETA, N_PHI)
+        # Energy resolution in E = ET cosh(eta), expressed back in ET; noise on every tower, smearing where ET > 0.
+        et += cfg.tower_noise_gev * rng.standard_normal(et.shape, dtype=np.float32)
+        hit = np.nonzero(et > cfg.tower_noise_gev)
+        e_hit = et[hit]
+        sigma = np.sqrt(stochastic**2 * e_hit / cosh[0, hit[1], 0] + (constant * e_hit) ** 2)
+        et[hit] = e_hit + sigma * rng.standard_normal(len(e_hit), dtype=np.float32)
+        towers.append(np.maximum(et, 0.0))
+    em, had = towers
+    suppressed = (em + had) < cfg.tower_threshold_gev
+    em[suppressed] = 0.0
+    had[suppressed] = 0.0
+    lsb = cfg.tower_lsb_gev
+    return np.floor(em / lsb) * lsb, np.floor(had / lsb) * lsb  # float32 is exact for these multiples of the LSB
+
+
+class _BoxSums:
+    """Sums of tower ET over rectangles placed relative to every tower (zero beyond the eta edges, wrapping in phi)."""
+
+    PAD = 7  # the farthest a donut strip reaches from the central tower
+
+    def __init__(self, towers: np.ndarray):
+        p = self.PAD
+        padded = np.pad(towers, ((0, 0), (p, p), (0, 0)))
+        padded = np.concatenate((padded[:, :, -p:], padded, padded[:, :, :p]), axis=2)
+        self.c = np.pad(np.cumsum(np.cumsum(padded, axis=1), axis=2), ((0, 0), (1, 0), (1, 0)))
+
+    def __call__(self, eta_lo: int, eta_hi: int, phi_lo: int, phi_hi: int) -> np.ndarray:
+        """Sum over towers (i + eta_lo .. i + eta_hi, j + phi_lo .. j + phi_hi) for every tower (i, j)."""
+        p, c = self.PAD, self.c
+        i0, i1 = p + eta_lo, p + eta_hi + 1
+        j0, j1 = p + phi_lo, p + phi_hi + 1
+        return (c[:, i1 : i1 + N_ETA, j1 : j1 + N_PHI] - c[:, i0 : i0 + N_ETA, j1 : j1 + N_PHI]
+                - c[:, i1 : i1 + N_ETA, j0 : j0 + N_PHI] + c[:, i0 : i0 + N_ETA, j0 : j0 + N_PHI])
+
+    def window(self, half: int) -> np.ndarray:
+        return self(-half, half, -half, half)
+
+    def donut_pileup(self) -> np.ndarray:
+        """CMS Phase-1 "chunky donut": of the four 3x9 strips around the 9x9 window, the three lowest summed
+        (81 towers, the window's area) estimate the pile-up inside the window."""
+        strips = np.stack((self(5, 7, -4, 4), self(-7, -5, -4, 4), self(-4, 4, 5, 7), self(-4, 4, -7, -5)))
+        return strips.sum(axis=0) - strips.max(axis=0)
+
+
+def _local_maxima(towers: np.ndarray, half: int, seed_threshold: float) -> np.ndarray:
+    # A tiny position-dependent offset breaks ties between equal quantized towers deterministically.
+    key = towers + 1e-6 * np.arange(N_ETA * N_PHI).reshape(1, N_ETA, N_PHI) / (N_ETA * N_PHI)
+    w = 2 * half + 1
+    window_max = maximum_filter(key, size=(1, w, w), mode=("constant", "constant", "wrap"), cval=0.0)
+    return (key == window_max) & (towers > seed_threshold)
+
+
+def _top_objects(mask: np.ndarray, pt: np.ndarray, k: int, object_class: int) -> np.ndarray:
+    """The k highest-pT tower-located objects per event, as (n, k, 4) rows of pT, eta, phi, class (zero padded)."""
+    event, ieta, iphi = np.nonzero(mask)
+    values = pt[event, ieta, iphi]
+    return _rank_into_slots(event, values, ETA_CENTERS[ieta], PHI_CENTERS[iphi], mask.shape[0], k, object_class)
+
+
+def _rank_into_slots(event, pt, eta, phi, n, k, object_class) -> np.ndarray:
+    out = np.zeros((n, k, 4), dtype=np.float32)
+    if len(event) == 0:
+        return out
+    order = np.lexsort((-pt, event))
+    event, pt, eta, phi = event[order], pt[order], eta[order], phi[order]
+    rank = np.arange(len(event)) - np.searchsorted(event, event, side="left")
+    keep = rank < k
+    out[event[keep], rank[keep]] = np.stack(
+        (pt[keep], eta[keep], phi[keep], np.full(keep.sum(), object_class)), axis=1
+    )
+    return out
+
+
+def _jets(total, cfg: EmulationConfig) -> np.ndarray:
+    boxes = _BoxSums(total)
+    et = boxes.window(4) - boxes.donut_pileup()
+    seeds = _local_maxima(total, 4, cfg.jet_seed_gev)
+    accept = seeds & (et >= cfg.jet_min_pt_gev) & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta)
+    return _top_objects(accept, np.floor(et / cfg.tower_lsb_gev) * cfg.tower_lsb_gev, N_JETS, CLASS_JET)
+
+
+def _egamma(em, had, total, cfg: EmulationConfig) -> np.ndarray:
+    cluster_em = _BoxSums(em).window(1)
+    cluster_had = _BoxSums(had).window(1)
+    boxes = _BoxSums(total)
+    # isolation: 9x9 minus the 3x3 core, less the donut's pile-up density over those 72 towers
+    isolation = boxes.window(4) - boxes.window(1) - boxes.donut_pileup() * (72 / 81)
+    safe_em = np.maximum(cluster_em, 1e-9)
+    accept = (
+        _local_maxima(em, 1, cfg.egamma_seed_gev)
+        & (cluster_em >= cfg.egamma_min_pt_gev)
+        & (cluster_had / safe_em <= cfg.egamma_max_h_over_e)
+        & (isolation / safe_em <= cfg.egamma_max_rel_iso)
+        & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.egamma_max_eta)
+    )
+    return _top_objects(accept, cluster_em, N_EGAMMA, CLASS_EGAMMA)
+
+
+def _muons(events: ParticleTable, event_of, n, cfg: EmulationConfig, rng) -> np.ndarray:
+    sel = np.flatnonzero(events.kind == KIND_MUON)
+    pt = events.pt[sel] * (1 + cfg.muon_pt_resolution * rng.standard_normal(len(sel)))
+    pt = np.floor(np.maximum(pt, 0) / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
+    eta = events.eta[sel] + 0.01 * rng.standard_normal(len(sel))
+    phi = events.phi[sel] + 0.01 * rng.standard_normal(len(sel))
+    phi = (phi + np.pi) % (2 * np.pi) - np.pi
+    ok = (pt >= cfg.muon_min_pt_gev) & (np.abs(eta) <= cfg.muon_max_eta)
+    return _rank_into_slots(event_of[sel][ok], pt[ok], eta[ok], phi[ok], n, N_MUONS, CLASS_MUON)
+
+
+def _met(total, cfg: EmulationConfig) -> np.ndarray:
+    inside = (np.abs(ETA_CENTERS) <= cfg.met_max_eta)[None, :, None]
+    et = np.where(inside, total, 0.0)
+    sx = -(et * np.cos(PHI_CENTERS)[None, None, :]).sum(axis=(1, 2))
+    sy = -(et * np.sin(PHI_CENTERS)[None, None, :]).sum(axis=(1, 2))
+    met = np.floor(np.hypot(sx, sy) / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
+    return np.stack((met, np.zeros_like(met), np.arctan2(sy, sx), np.full_like(met, CLASS_MET)), axis=1)
+
+
+def _regions(total: np.ndarray) -> np.ndarray:
+    first = N_ETA // 2 - CENTRAL_TOWERS_PER_SIDE
+    central = total[:, first : first + 2 * CENTRAL_TOWERS_PER_SIDE, :]
+    n = len(total)
+    sums = central.reshape(n, N_REGION_ETA, 4, N_REGION_PHI, 4).sum(axis=(2, 4))
+    return np.clip(np.floor(sums), 0, 1023).astype(np.uint16).transpose(0, 2, 1)

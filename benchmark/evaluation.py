@@ -1,0 +1,131 @@
+"""Evaluate a detector on a dataset: anomaly scores, the metrics table and the plots.
+
+Writes into one directory:
+
+* ``scores.h5``      the anomaly score of every test event, one dataset per sample (consumed by the firmware stage)
+* ``metrics.csv`` / ``metrics.json``  one row per (model, signal, working point), with intervals and provenance
+* ``efficiency_vs_rate.png``, ``scores.png``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from l1ad.benchmark.dataset import Dataset
+from l1ad.benchmark.metrics import efficiency_at_rate, roc_auc
+
+from l1ad.config import EvaluationConfig
+from l1ad.errors import L1adError
+
+ADC2021_FPR = 1e-5  # the ADC2021 challenge's working point
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    table: pd.DataFrame
+    scores: dict[str, np.ndarray]
+    directory: Path
+
+
+def working_point_rates(cfg: EvaluationConfig) -> list[tuple[str, float]]:
+    """(label, rate in kHz): the configured rates, the leaderboard rate and ADC2021's FPR 1e-5."""
+    rates = {f"{r:g} kHz": r for r in (*cfg.rates_khz, cfg.leaderboard_rate_khz)}
+    rates["FPR 1e-5 (ADC2021)"] = ADC2021_FPR * cfg.collision_rate_mhz * 1e3
+    return sorted(rates.items(), key=lambda item: item[1])
+
+
+def evaluate_scores(
+    scores: dict[str, np.ndarray], background: str, signals: list[str], cfg: EvaluationConfig, *, model: str,
+    dataset: Dataset, seed: int = 0,
+) -> pd.DataFrame:
+    rows = []
+    bkg = scores[background]
+    for signal in signals:
+        auc = roc_auc(bkg, scores[signal])
+        for label, rate in working_point_rates(cfg):
+            wp = efficiency_at_rate(
+                bkg, scores[signal], rate, cfg.collision_rate_mhz,
+                confidence_level=cfg.confidence_level, bootstrap_samples=cfg.bootstrap_samples,
+                min_background_accepted=cfg.min_background_accepted, seed=seed,
+            )
+            rows.append({
+                "model": model,
+                "dataset": dataset.name,
+                "dataset_version": dataset.version,
+                "dataset_digest": dataset.manifest.get("digest", ""),
+                "signal": signal,
+                "working_point": label,
+                "rate_khz": wp.rate_khz,
+                "collision_rate_mhz": wp.collision_rate_mhz,
+                "target_fpr": wp.target_fpr,
+                "threshold": wp.threshold,
+                "efficiency": wp.efficiency,
+                "efficiency_lo": wp.efficiency_interval[0],
+                "efficiency_hi": wp.efficiency_interval[1],
+                "efficiency_bootstrap_std": wp.efficiency_bootstrap_std,
+                "background_rate_khz": wp.background_rate_khz,
+                "background_rate_lo_khz": wp.background_rate_interval_khz[0],
+                "background_rate_hi_khz": wp.background_rate_interval_khz[1],
+                "n_background": wp.n_background,
+                "n_background_accepted": wp.n_background_accepted,
+                "n_signal": wp.n_signal,
+                "n_signal_accepted": wp.n_signal_accepted,
+                "confidence_level": wp.confidence_level,
+                "measurable": wp.measurable,
+                "note": wp.note,
+                "roc_auc": auc,
+                "source": "measured on the dataset's test samples (Clopper-Pearson intervals; bootstrap over the threshold)",
+            })
+    return pd.DataFrame(rows)
+
+
+def evaluate_detector(detector, dataset: Dataset, cfg: EvaluationConfig, directory: Path, *, model: str, seed: int = 0) -> Evaluation:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    background = "background_test"
+    samples = [background, *dataset.signal_names]
+    scores = {name: detector.anomaly_score(dataset.sample(name).particles) for name in samples}
+    table = evaluate_scores(scores, background, dataset.signal_names, cfg, model=model, dataset=dataset, seed=seed)
+    write_scores(directory / "scores.h5", scores)
+    _write_table(table, directory)
+    from l1ad.benchmark.plots import plot_efficiency_vs_rate, plot_score_distributions
+
+    plot_efficiency_vs_rate(scores, background, dataset.signal_names, cfg, directory / "efficiency_vs_rate.png", title=model)
+    plot_score_distributions(scores, background, dataset.signal_names, directory / "scores.png", title=model)
+    return Evaluation(table=table, scores=scores, directory=directory)
+
+
+def write_scores(path: Path, scores: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        for name, values in scores.items():
+            f.create_dataset(name, data=np.asarray(values, dtype=np.float64))
+    os.replace(tmp, path)
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    if not Path(path).is_file():
+        raise L1adError(f"{path}: no scores; run 'l1ad evaluate' first")
+    with h5py.File(path, "r") as f:
+        return {name: f[name][...] for name in f}
+
+
+def read_table(directory: Path) -> pd.DataFrame:
+    path = Path(directory) / "metrics.json"
+    if not path.is_file():
+        raise L1adError(f"{path}: no metrics; run 'l1ad evaluate' first")
+    return pd.DataFrame(json.loads(path.read_text()))
+
+
+def _write_table(table: pd.DataFrame, directory: Path) -> None:
+    for name, write in (("metrics.csv", lambda p: table.to_csv(p, index=False)),
+                        ("metrics.json", lambda p: p.write_text(table.to_json(orient="records", indent=2)))):
+        tmp = directory / (name + ".tmp")
+        write(tmp)
+        os.replace(tmp, directory / name)

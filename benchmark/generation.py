@@ -1,0 +1,175 @@
+"""Pythia 8 event generation into flat particle tables, and pile-up overlay from a minimum-bias pool.
+
+Particles are taken from Pythia's batch interface (awkward arrays), so no Python loop runs per particle. A
+:class:`ParticleTable` holds the visible final-state particles of many interactions as flat numpy columns plus offsets;
+the trigger emulation consumes such tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields, replace
+
+import awkward as ak
+import numpy as np
+from l1ad.benchmark.geometry import MAX_CALORIMETER_ETA, N_ETA, N_PHI, tower_index
+from l1ad.benchmark.processes import COMMON_SETTINGS, PROCESSES
+
+from l1ad.errors import L1adError
+
+# Particle kinds as the calorimeter and muon system see them.
+KIND_EM, KIND_HAD, KIND_MUON = 0, 1, 2
+# Invisible to the detector: neutrinos and the usual BSM invisibles (neutralino, gravitino, dark-sector hadrons).
+INVISIBLE_PDG_IDS = (12, 14, 16, 1000022, 1000039, 4900211, 4900213, 51, 52, 53)
+
+
+@dataclass(frozen=True)
+class ParticleTable:
+    """Visible final-state particles of ``n_interactions`` interactions, flat, with per-interaction offsets."""
+
+    pt: np.ndarray  # float32, GeV
+    eta: np.ndarray  # float32
+    phi: np.ndarray  # float32, (-pi, pi]
+    kind: np.ndarray  # int8: KIND_EM, KIND_HAD or KIND_MUON
+    ieta: np.ndarray  # int16: trigger tower hit (see geometry), computed once per particle
+    iphi: np.ndarray  # int16
+    offsets: np.ndarray  # int64, length n_interactions + 1
+
+    @classmethod
+    def from_columns(cls, counts: np.ndarray, **columns: np.ndarray) -> ParticleTable:
+        return cls(**columns, offsets=np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "offsets"}
+
+    @property
+    def n_interactions(self) -> int:
+        return len(self.offsets) - 1
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def slice(self, start: int, stop: int) -> ParticleTable:
+        """Interactions ``start`` to ``stop - 1`` as a table of their own."""
+        lo, hi = self.offsets[start], self.offsets[stop]
+        return replace(self, offsets=self.offsets[start : stop + 1] - lo, **{k: v[lo:hi] for k, v in self.columns().items()})
+
+    def take(self, interactions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat particle indices of the given interactions, and for each particle its position in ``interactions``."""
+        counts = self.counts()[interactions]
+        owner = np.repeat(np.arange(len(interactions)), counts)
+        starts = np.repeat(self.offsets[interactions] - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        return starts + np.arange(counts.sum()), owner
+
+
+def pythia_seed(*parts: object) -> int:
+    """A Pythia seed (1..900,000,000) derived deterministically from the run seed and the sample's identity."""
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") % 900_000_000 + 1
+
+
+def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, progress=None) -> ParticleTable:
+    """Generate ``n_events`` events of a named process with Pythia 8 and keep the visible final state.
+
+    ``progress`` is an optional callable receiving the number of events finished since its last call.
+    """
+    import pythia8mc
+
+    if process not in PROCESSES:
+        raise L1adError(f"unknown process {process!r}; known: {', '.join(sorted(PROCESSES))}")
+    pythia = pythia8mc.Pythia("", False)
+    for setting in (*COMMON_SETTINGS, f"Beams:eCM = {sqrt_s_tev * 1000:g}", f"Random:seed = {seed}",
+                    *PROCESSES[process].settings):
+        if not pythia.readString(setting):
+            raise L1adError(f"Pythia rejected the setting {setting!r} of process {process!r}")
+    if not pythia.init():
+        raise L1adError(f"Pythia failed to initialise process {process!r}")
+
+    tables = []
+    remaining, batch = n_events, 200
+    while remaining > 0:
+        events = pythia.nextBatch(min(batch, remaining))
+        if len(events) == 0:
+            raise L1adError(f"Pythia produced no events for process {process!r}")
+        tables.append(_visible_final_state(events.prt))
+        remaining -= len(events)
+        if progress is not None:
+            progress(len(events))
+    return concatenate(tables)
+
+
+def _visible_final_state(prt: ak.Array) -> ParticleTable:
+    abs_id = np.abs(prt.id)
+    visible = (prt.status > 0) & ~_isin(abs_id, INVISIBLE_PDG_IDS)
+    px, py, pz = prt.p.px[visible], prt.p.py[visible], prt.p.pz[visible]
+    pt = np.hypot(px, py)
+    keep = pt > 1e-3  # beam remnants along the axis never reach the calorimeter
+    counts = ak.to_numpy(ak.sum(keep, axis=1))
+    pt_flat = ak.to_numpy(ak.flatten(pt[keep]))
+    eta = np.arcsinh(ak.to_numpy(ak.flatten(pz[keep])) / pt_flat)
+    phi = np.arctan2(ak.to_numpy(ak.flatten(py[keep])), ak.to_numpy(ak.flatten(px[keep])))
+    ids = ak.to_numpy(ak.flatten(abs_id[visible][keep]))
+    kind = np.full(len(ids), KIND_HAD, dtype=np.int8)
+    kind[(ids == 22) | (ids == 11)] = KIND_EM
+    kind[ids == 13] = KIND_MUON
+    inside = np.abs(eta) < MAX_CALORIMETER_ETA
+    owner = np.repeat(np.arange(len(counts)), counts)
+    eta, phi = eta[inside].astype(np.float32), phi[inside].astype(np.float32)
+    ieta, iphi = tower_index(eta, phi)
+    return ParticleTable.from_columns(
+        np.bincount(owner[inside], minlength=len(counts)),
+        pt=pt_flat[inside].astype(np.float32), eta=eta, phi=phi, kind=kind[inside], ieta=ieta, iphi=iphi,
+    )
+
+
+def _isin(values: ak.Array, choices: tuple[int, ...]) -> ak.Array:
+    result = values == choices[0]
+    for c in choices[1:]:
+        result = result | (values == c)
+    return result
+
+
+def concatenate(tables: list[ParticleTable]) -> ParticleTable:
+    names = tables[0].columns().keys()
+    return ParticleTable.from_columns(
+        np.concatenate([t.counts() for t in tables]), **{k: np.concatenate([t.columns()[k] for t in tables]) for k in names}
+    )
+
+
+def overlay_pileup(
+    hard: ParticleTable | None, n_events: int, pool: ParticleTable, mu: float, rng: np.random.Generator
+) -> tuple[ParticleTable, np.ndarray]:
+    """Events made of an optional hard interaction each plus Poisson(mu) interactions drawn from the pool.
+
+    Pool interactions are reused, so each draw is rotated in phi by a whole number of trigger towers (2 pi / 72) and
+    mirrored in eta with probability 1/2; this keeps the tower pattern exact while multiplying the pool's variety by 144.
+    Returns the merged table (one entry per event) and the number of pile-up interactions of each event.
+    Tower indices travel with the particles (shifted and mirrored, never recomputed).
+    """
+    n_pileup = rng.poisson(mu, size=n_events)
+    draws = rng.integers(pool.n_interactions, size=int(n_pileup.sum()))
+    phi_steps = rng.integers(72, size=len(draws))
+    eta_sign = np.where(rng.random(len(draws)) < 0.5, -1, 1).astype(np.float32)
+
+    index, draw_of = pool.take(draws)
+    event_of_draw = np.repeat(np.arange(n_events), n_pileup)
+    steps = phi_steps[draw_of]
+    mirrored = eta_sign[draw_of] < 0
+    phi = pool.phi[index] + (steps * (2 * np.pi / N_PHI)).astype(np.float32)
+    pileup = {
+        "pt": pool.pt[index],
+        "eta": pool.eta[index] * eta_sign[draw_of],
+        "phi": ((phi + np.pi) % (2 * np.pi) - np.pi).astype(np.float32),
+        "kind": pool.kind[index],
+        "ieta": np.where(mirrored, N_ETA - 1 - pool.ieta[index], pool.ieta[index]).astype(np.int16),
+        "iphi": ((pool.iphi[index] + steps) % N_PHI).astype(np.int16),
+    }
+    event = event_of_draw[draw_of]
+    if hard is None:
+        return ParticleTable.from_columns(np.bincount(event, minlength=n_events), **pileup), n_pileup
+    if hard.n_interactions != n_events:
+        raise ValueError("one hard interaction per event is needed")
+    event = np.concatenate((event, np.repeat(np.arange(n_events), hard.counts())))
+    order = np.argsort(event, kind="stable")
+    merged = {k: np.concatenate((v, hard.columns()[k]))[order] for k, v in pileup.items()}
+    return ParticleTable.from_columns(np.bincount(event, minlength=n_events), **merged), n_pileup

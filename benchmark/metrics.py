@@ -1,0 +1,152 @@
+"""Trigger metrics: signal efficiency at a fixed trigger rate, with statistical uncertainties.
+
+Conventions: a higher score is more anomalous; an event is accepted when its score is strictly above the threshold;
+the trigger rate is the accepted fraction of (unbiased, zero-bias) background events times the collision rate.
+Intervals are Clopper-Pearson (exact binomial) at the requested confidence level; the bootstrap resamples the
+background to show how much the threshold choice itself moves the efficiency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import beta
+from sklearn.metrics import roc_auc_score
+
+DEFAULT_COLLISION_RATE_MHZ = 28.61  # effective LHC filled-bunch crossing rate
+
+
+@dataclass(frozen=True)
+class WorkingPoint:
+    rate_khz: float  # requested trigger rate
+    collision_rate_mhz: float
+    target_fpr: float
+    threshold: float
+    n_background: int
+    n_background_accepted: int
+    background_rate_khz: float  # achieved rate on the background sample
+    background_rate_interval_khz: tuple[float, float]
+    n_signal: int
+    n_signal_accepted: int
+    efficiency: float
+    efficiency_interval: tuple[float, float]
+    efficiency_bootstrap_std: float | None
+    confidence_level: float
+    measurable: bool  # enough background above threshold to pin down the rate
+    note: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def clopper_pearson(k: int, n: int, confidence_level: float = 0.6827) -> tuple[float, float]:
+    """Exact binomial interval for k successes out of n trials."""
+    if n <= 0:
+        return (0.0, 1.0)
+    alpha = 1 - confidence_level
+    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return (lo, hi)
+
+
+def threshold_for_fpr(background_scores: np.ndarray, fpr: float) -> float:
+    """The lowest threshold that accepts at most ``floor(fpr * N)`` background events (accept: score > threshold)."""
+    scores = np.asarray(background_scores, dtype=np.float64)
+    k = int(np.floor(fpr * len(scores)))
+    if k <= 0:
+        return float(scores.max())
+    if k >= len(scores):
+        return float(np.nextafter(scores.min(), -np.inf))
+    # The (k+1)-th largest value: exactly k events lie strictly above it (fewer when scores tie).
+    return float(np.partition(scores, len(scores) - k - 1)[len(scores) - k - 1])
+
+
+def efficiency_at_rate(
+    background_scores: np.ndarray,
+    signal_scores: np.ndarray,
+    rate_khz: float,
+    collision_rate_mhz: float = DEFAULT_COLLISION_RATE_MHZ,
+    *,
+    confidence_level: float = 0.6827,
+    bootstrap_samples: int = 0,
+    min_background_accepted: int = 10,
+    seed: int = 0,
+) -> WorkingPoint:
+    """Signal efficiency at the threshold that gives ``rate_khz`` on the background, with its uncertainties."""
+    bkg = _scores(background_scores, "background")
+    sig = _scores(signal_scores, "signal")
+    if rate_khz <= 0 or collision_rate_mhz <= 0:
+        raise ValueError("rate_khz and collision_rate_mhz must be positive")
+    fpr = rate_khz / (collision_rate_mhz * 1e3)
+    if fpr >= 1:
+        raise ValueError(f"a rate of {rate_khz} kHz is not below the collision rate of {collision_rate_mhz} MHz")
+    threshold = threshold_for_fpr(bkg, fpr)
+    n_bkg_acc = int((bkg > threshold).sum())
+    n_sig_acc = int((sig > threshold).sum())
+    to_khz = collision_rate_mhz * 1e3
+    rate_lo, rate_hi = clopper_pearson(n_bkg_acc, len(bkg), confidence_level)
+
+    boot_std = None
+    if bootstrap_samples > 0:
+        rng = np.random.default_rng(seed)
+        sorted_sig = np.sort(sig)
+        effs = np.empty(bootstrap_samples)
+        for i in range(bootstrap_samples):
+            t = threshold_for_fpr(bkg[rng.integers(len(bkg), size=len(bkg))], fpr)
+            effs[i] = (len(sig) - np.searchsorted(sorted_sig, t, side="right")) / len(sig)
+        boot_std = float(effs.std(ddof=1)) if bootstrap_samples > 1 else 0.0
+
+    measurable = n_bkg_acc >= min_background_accepted
+    note = (
+        "measured"
+        if measurable
+        else f"not measurable: only {n_bkg_acc} of {len(bkg)} background events above threshold "
+        f"(need >= {min_background_accepted}; FPR {fpr:.2e} needs about {int(np.ceil(min_background_accepted / fpr))})"
+    )
+    return WorkingPoint(
+        rate_khz=float(rate_khz),
+        collision_rate_mhz=float(collision_rate_mhz),
+        target_fpr=fpr,
+        threshold=threshold,
+        n_background=len(bkg),
+        n_background_accepted=n_bkg_acc,
+        background_rate_khz=n_bkg_acc / len(bkg) * to_khz,
+        background_rate_interval_khz=(rate_lo * to_khz, rate_hi * to_khz),
+        n_signal=len(sig),
+        n_signal_accepted=n_sig_acc,
+        efficiency=n_sig_acc / len(sig),
+        efficiency_interval=clopper_pearson(n_sig_acc, len(sig), confidence_level),
+        efficiency_bootstrap_std=boot_std,
+        confidence_level=confidence_level,
+        measurable=measurable,
+        note=note,
+    )
+
+
+def roc_auc(background_scores: np.ndarray, signal_scores: np.ndarray) -> float:
+    bkg = _scores(background_scores, "background")
+    sig = _scores(signal_scores, "signal")
+    labels = np.concatenate((np.zeros(len(bkg)), np.ones(len(sig))))
+    return float(roc_auc_score(labels, np.concatenate((bkg, sig))))
+
+
+def efficiency_vs_rate(
+    background_scores: np.ndarray, signal_scores: np.ndarray, collision_rate_mhz: float = DEFAULT_COLLISION_RATE_MHZ
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole curve: background rate (kHz) and signal efficiency for every distinct background threshold."""
+    bkg = np.sort(_scores(background_scores, "background"))
+    sig = np.sort(_scores(signal_scores, "signal"))
+    thresholds = np.unique(bkg)[::-1]
+    n_bkg = len(bkg) - np.searchsorted(bkg, thresholds, side="right")
+    n_sig = len(sig) - np.searchsorted(sig, thresholds, side="right")
+    return n_bkg / len(bkg) * collision_rate_mhz * 1e3, n_sig / len(sig)
+
+
+def _scores(values: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if len(arr) == 0:
+        raise ValueError(f"no {what} scores")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} scores contain NaN or Inf")
+    return arr

@@ -1,0 +1,59 @@
+"""Named Pythia 8 processes: the background (minimum bias for pile-up and zero bias) and the signals.
+
+Each process is a list of Pythia settings added to the common ones (beam energy, seed, long-lived hadrons stable as a
+detector would see them). Names are what dataset configs refer to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    description: str
+    settings: tuple[str, ...]
+
+
+PROCESSES: dict[str, Process] = {
+    p.name: p
+    for p in (
+        Process(
+            "minbias",
+            "inelastic pp (non-diffractive + diffractive): one pile-up interaction; zero-bias background when overlaid",
+            ("SoftQCD:inelastic = on",),
+        ),
+        Process("ttbar", "top-quark pair production, all decays", ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")),
+        Process(
+            "htautau",
+            "gluon-fusion scalar of 60 GeV decaying to tau pairs (like ADC2021's h0(60)->tau tau)",
+            ("HiggsSM:gg2H = on", "25:m0 = 60", "25:onMode = off", "25:onIfMatch = 15 -15"),
+        ),
+        Process(
+            "zll",
+            "Drell-Yan Z/gamma* -> ee or mumu with m(ll) > 60 GeV",
+            (
+                "WeakSingleBoson:ffbar2gmZ = on",
+                "PhaseSpace:mHatMin = 60",
+                "23:onMode = off",
+                "23:onIfAny = 11 13",
+            ),
+        ),
+    )
+}
+
+COMMON_SETTINGS: tuple[str, ...] = (
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Init:showChangedSettings = off",
+    "Init:showProcesses = off",
+    "Init:showChangedParticleData = off",
+    "Print:quiet = on",
+    # Particles with c*tau > 10 mm (K0S, Lambda, ...) reach the calorimeter undecayed, as in the detector.
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10",
+    "Random:setSeed = on",
+)

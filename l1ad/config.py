@@ -1,0 +1,209 @@
+"""Run configuration: one YAML file validated into typed objects.
+
+A run config names the dataset, the model, its training, the evaluation working points, the firmware settings and where
+the leaderboard lives. Shipped configs sit in ``l1ad/configs`` and are addressed by name (``default``, ``tiny``); any other
+value is read as a path. Every validation problem becomes one line naming the file and the offending key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from l1ad.errors import L1adError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmulationConfig(_Strict):
+    """Level-1 trigger-object emulation (approximate CMS Phase-1 values; see the dataset card)."""
+
+    tower_threshold_gev: float = Field(0.5, ge=0)
+    tower_lsb_gev: float = Field(0.5, gt=0)
+    em_stochastic: float = Field(0.2, ge=0, description="EM energy resolution a/sqrt(E)")
+    em_constant: float = Field(0.02, ge=0)
+    had_stochastic: float = Field(1.0, ge=0, description="hadronic energy resolution a/sqrt(E)")
+    had_constant: float = Field(0.05, ge=0)
+    tower_noise_gev: float = Field(0.15, ge=0, description="Gaussian electronics noise per tower, in ET")
+    jet_seed_gev: float = Field(4.0, ge=0)
+    jet_min_pt_gev: float = Field(20.0, ge=0)
+    jet_max_eta: float = Field(4.0, gt=0)
+    egamma_seed_gev: float = Field(2.0, ge=0)
+    egamma_min_pt_gev: float = Field(5.0, ge=0)
+    egamma_max_eta: float = Field(3.0, gt=0)
+    egamma_max_h_over_e: float = Field(0.25, ge=0)
+    egamma_max_rel_iso: float = Field(0.5, ge=0)
+    muon_min_pt_gev: float = Field(3.0, ge=0)
+    muon_max_eta: float = Field(2.4, gt=0)
+    muon_pt_resolution: float = Field(0.15, ge=0)
+    met_max_eta: float = Field(5.0, gt=0)
+
+
+class SampleSizes(_Strict):
+    train: int = Field(gt=0)
+    validation: int = Field(gt=0)
+    test: int = Field(gt=0)
+
+
+class DatasetConfig(_Strict):
+    name: str = "zb"
+    version: str = "0.1"
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pileup_mu: float = Field(60.0, ge=0)
+    pileup_pool_size: int = Field(4000, gt=0)
+    background: SampleSizes
+    signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
+    emulation: EmulationConfig = EmulationConfig()
+    chunk_size: int = Field(500, gt=0, description="events emulated together in one vectorized pass")
+
+    @field_validator("signals")
+    @classmethod
+    def _known_signals(cls, signals: dict[str, int]) -> dict[str, int]:
+        from l1ad.benchmark.processes import PROCESSES
+
+        for name, count in signals.items():
+            if name not in PROCESSES:
+                raise ValueError(f"unknown signal process {name!r}; known: {', '.join(sorted(PROCESSES))}")
+            if count <= 0:
+                raise ValueError(f"signal {name!r} needs a positive number of events, got {count}")
+        return signals
+
+
+class QuantizationConfig(_Strict):
+    weight_bits: int = Field(8, ge=2, le=32)
+    weight_integer_bits: int = Field(0, ge=0)
+    activation_bits: int = Field(10, ge=2, le=32)
+    activation_integer_bits: int = Field(5, ge=0)
+    input_bits: int = Field(16, ge=2, le=32)
+    input_integer_bits: int = Field(7, ge=0)
+
+
+class ModelConfig(_Strict):
+    name: str = "dense_ae"
+    encoder_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
+    latent_dim: int = Field(3, gt=0)
+    quantization: QuantizationConfig = QuantizationConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        from l1ad.models.registry import MODELS
+
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+        return name
+
+
+class TrainingConfig(_Strict):
+    epochs: int = Field(30, gt=0)
+    batch_size: int = Field(512, gt=0)
+    learning_rate: float = Field(3e-3, gt=0)
+    early_stopping_patience: int = Field(5, ge=1)
+
+
+class EvaluationConfig(_Strict):
+    rates_khz: list[float] = Field(default_factory=lambda: [1.0, 3.0, 10.0], min_length=1)
+    leaderboard_rate_khz: float = Field(10.0, gt=0)
+    collision_rate_mhz: float = Field(28.61, gt=0, description="effective filled-bunch crossing rate")
+    confidence_level: float = Field(0.6827, gt=0, lt=1)
+    bootstrap_samples: int = Field(200, ge=0)
+    min_background_accepted: int = Field(
+        10, ge=1, description="background events above threshold needed to call a working point measurable"
+    )
+
+    @field_validator("rates_khz")
+    @classmethod
+    def _positive_rates(cls, rates: list[float]) -> list[float]:
+        if any(r <= 0 for r in rates):
+            raise ValueError("trigger rates must be positive (kHz)")
+        return rates
+
+
+class FirmwareConfig(_Strict):
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    part: str = "xcvu9p-flga2104-2L-e"
+    clock_period_ns: float = Field(2.5, gt=0)
+    default_precision: str = Field("ap_fixed<24,12>", description="for layers whose precision hls4ml cannot infer")
+    reuse_factor: int = Field(1, ge=1)
+    layer_precision: dict[str, str] = Field(
+        default_factory=dict, description="layer name -> ap_fixed type for its accumulator and result (overrides 'auto')"
+    )
+
+
+class LeaderboardConfig(_Strict):
+    directory: str | None = Field("leaderboards", description="relative to the working directory; null: <output_dir>/leaderboards")
+    submitter: str = "l1ad-bench baseline"
+
+
+class RunConfig(_Strict):
+    name: str
+    seed: int = Field(42, ge=0, lt=2**31)
+    output_dir: str
+    dataset: DatasetConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    firmware: FirmwareConfig = FirmwareConfig()
+    leaderboard: LeaderboardConfig = LeaderboardConfig()
+
+    def digest(self) -> str:
+        """A short hash of the whole config, recorded in every output for provenance."""
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("l1ad.configs").iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(name_or_path: str | Path, *, output_dir: str | None = None) -> RunConfig:
+    """Read a shipped config by name or a YAML file by path and validate it.
+
+    ``output_dir`` overrides the config's output directory (the CLI's ``--output``).
+    """
+    text, source = _read_config_text(str(name_or_path))
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise L1adError(f"config {source}: not valid YAML ({_one_line(str(exc))})") from None
+    if not isinstance(raw, dict):
+        raise L1adError(f"config {source}: expected a mapping of settings at the top level")
+    if output_dir is not None:
+        raw["output_dir"] = output_dir
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise L1adError(f"config {source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line for a pydantic error: the dotted key of the first problem and what is wrong with it."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = {"missing": "missing required key", "extra_forbidden": "unknown key"}.get(err["type"], err["msg"])
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"{where}: {_one_line(message)}{more}"
+
+
+def _read_config_text(name_or_path: str) -> tuple[str, str]:
+    if name_or_path in shipped_configs():
+        return resources.files("l1ad.configs").joinpath(f"{name_or_path}.yaml").read_text(), f"'{name_or_path}' (shipped)"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise L1adError(
+            f"config {name_or_path!r}: no such file, and not a shipped config ({', '.join(shipped_configs())})"
+        )
+    return path.read_text(), str(path)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

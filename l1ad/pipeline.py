@@ -1,0 +1,254 @@
+"""The pipeline: data -> train -> evaluate -> firmware -> leaderboard, each stage reading the previous one from disk.
+
+Run output directory (``output_dir`` of the config)::
+
+    dataset/                  dataset.json + one HDF5 file per sample (ADC2021 layout)
+    models/<model>/           model.json, weights.h5, preprocessing.json   (format l1ad-model/1)
+    evaluation/<model>/       scores.h5, metrics.csv, metrics.json, efficiency_vs_rate.png, scores.png
+    firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json (agreement report)
+    mlflow.db, mlartifacts/   the default MLflow store (unless a tracking URI is given)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from l1ad import __version__
+from l1ad.config import RunConfig
+from l1ad.errors import L1adError
+from l1ad.tracking import flatten_params, stage_run, tracking_uri
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+    model_name: str
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "models" / self.model_name
+
+    @property
+    def evaluation(self) -> Path:
+        return self.root / "evaluation" / self.model_name
+
+    @property
+    def firmware(self) -> Path:
+        return self.root / "firmware" / self.model_name
+
+
+class Pipeline:
+    def __init__(self, cfg: RunConfig, *, tracking: str | None = None, log=print):
+        self.cfg = cfg
+        self.paths = RunPaths(Path(cfg.output_dir), cfg.model.name)
+        self.tracking_uri = tracking_uri(cfg.output_dir, tracking)
+        self.log = log
+
+    def _run(self, stage: str):
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        return stage_run(
+            uri=self.tracking_uri,
+            experiment=f"l1ad/{self.cfg.name}",
+            stage=stage,
+            output_dir=self.paths.root,
+            tags={"l1ad.config_digest": self.cfg.digest(), "l1ad.model": self.cfg.model.name, "l1ad.version": __version__},
+        )
+
+    # -- stages -------------------------------------------------------------------------------------------------
+    def data(self, *, force: bool = False):
+        import mlflow
+
+        from l1ad.benchmark.build import build_dataset
+
+        started = time.time()
+        with self._run("data"):
+            dataset = build_dataset(self.cfg.dataset, self.cfg.seed, self.paths.dataset, force=force)
+            mlflow.log_params(flatten_params({"dataset": self.cfg.dataset.model_dump(), "seed": self.cfg.seed}))
+            mlflow.log_metrics({f"n_events.{k}": v["n_events"] for k, v in dataset.manifest["samples"].items()})
+            mlflow.log_metric("generation_seconds", dataset.manifest["generation_seconds"])
+            mlflow.log_artifact(str(self.paths.dataset / "dataset.json"))
+        self.log(f"dataset {dataset.name} v{dataset.version} ({dataset.manifest['digest']}) in {self.paths.dataset} "
+                 f"[{time.time() - started:.0f} s]")
+        return dataset
+
+    def _dataset(self):
+        from l1ad.benchmark.dataset import Dataset, load_dataset
+
+        dataset = load_dataset(self.paths.dataset)
+        assert isinstance(dataset, Dataset)
+        return dataset
+
+    def train(self):
+        import mlflow
+
+        from l1ad.models.detector import AutoencoderDetector
+
+        dataset = self._dataset()
+        detector = AutoencoderDetector(self.cfg.model, self.cfg.training, seed=self.cfg.seed)
+        started = time.time()
+        with self._run("train") as run:
+            mlflow.log_params(flatten_params({"model": self.cfg.model.model_dump(), "training": self.cfg.training.model_dump(),
+                                              "seed": self.cfg.seed, "dataset.digest": dataset.manifest["digest"]}))
+            detector.fit(dataset.background("train").particles, dataset.background("validation").particles)
+            detector.provenance = {"dataset": dataset.name, "dataset_version": dataset.version,
+                                   "dataset_digest": dataset.manifest["digest"], "config_digest": self.cfg.digest(),
+                                   "mlflow_run_id": run.info.run_id}
+            for epoch, values in enumerate(zip(*detector.history.values(), strict=True)):
+                mlflow.log_metrics(dict(zip(detector.history, values, strict=True)), step=epoch)
+            detector.save(self.paths.model)
+            mlflow.log_artifacts(str(self.paths.model), artifact_path="model")
+        best = min(detector.history.get("val_loss", detector.history["loss"]))
+        self.log(f"trained {self.cfg.model.name}: {len(detector.history['loss'])} epochs, best validation loss {best:.4f} "
+                 f"-> {self.paths.model} [{time.time() - started:.0f} s]")
+        return detector
+
+    def _detector(self):
+        from l1ad.models.detector import AutoencoderDetector
+
+        if not (self.paths.model / "model.json").is_file():
+            raise L1adError(f"{self.paths.model}: no trained model; run 'l1ad train' first")
+        return AutoencoderDetector.load(self.paths.model)
+
+    def evaluate(self):
+        import mlflow
+
+        from l1ad.benchmark.evaluation import evaluate_detector
+
+        dataset, detector = self._dataset(), self._detector()
+        with self._run("evaluate"):
+            result = evaluate_detector(detector, dataset, self.cfg.evaluation, self.paths.evaluation,
+                                       model=self.cfg.model.name, seed=self.cfg.seed)
+            mlflow.log_params(flatten_params({"evaluation": self.cfg.evaluation.model_dump(),
+                                              "dataset.digest": dataset.manifest["digest"]}))
+            for row in result.table.itertuples():
+                key = f"{row.signal}.{row.working_point}".replace(" ", "_").replace("(", "").replace(")", "")
+                mlflow.log_metrics({f"eff.{key}": row.efficiency, f"eff_lo.{key}": row.efficiency_lo,
+                                    f"eff_hi.{key}": row.efficiency_hi, f"auc.{row.signal}": row.roc_auc})
+            mlflow.log_artifacts(str(self.paths.evaluation), artifact_path="evaluation")
+        lead = result.table[result.table.rate_khz == self.cfg.evaluation.leaderboard_rate_khz]
+        for row in lead.itertuples():
+            self.log(f"  {row.signal:>10}: efficiency {row.efficiency:.3f} [{row.efficiency_lo:.3f}, {row.efficiency_hi:.3f}] "
+                     f"at {row.rate_khz:g} kHz, AUC {row.roc_auc:.3f}{'' if row.measurable else ' (' + row.note + ')'}")
+        self.log(f"evaluation -> {self.paths.evaluation}")
+        return result
+
+    def firmware(self):
+        import mlflow
+
+        from l1ad.benchmark.evaluation import read_scores, read_table
+        from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, write_report
+
+        dataset, detector = self._dataset(), self._detector()
+        keras_scores = read_scores(self.paths.evaluation / "scores.h5")
+        table = read_table(self.paths.evaluation)
+        thresholds = dict(zip(table.working_point, table.threshold, strict=True))
+        self.paths.firmware.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        with self._run("firmware"):
+            hls_model, hls_cfg = build_hls_model(detector, self.cfg.firmware, self.paths.firmware / "hls4ml_prj")
+            agreements = []
+            for name, k_scores in keras_scores.items():
+                inputs = detector.model_inputs(dataset.sample(name).particles)
+                agreements.append(compare(name, k_scores, firmware_scores(hls_model, inputs), thresholds))
+            report = {
+                "model": self.cfg.model.name,
+                "source": "hls4ml bit-accurate C++ model compiled with g++ (hls_model.compile()); not synthesized",
+                "hls4ml_config": hls_cfg,
+                "firmware": self.cfg.firmware.model_dump(),
+                "agreement": agreements,
+                "latency": "not available: C synthesis needs Vivado/Vitis HLS, which this machine does not have",
+                "resources": "not available: C synthesis needs Vivado/Vitis HLS, which this machine does not have",
+            }
+            write_report(self.paths.firmware / "firmware.json", report)
+            mlflow.log_params(flatten_params({"firmware": self.cfg.firmware.model_dump()}))
+            for a in agreements:
+                for label, frac in a.decision_mismatch.items():
+                    key = label.replace(" ", "_").replace("(", "").replace(")", "")
+                    mlflow.log_metric(f"decision_mismatch.{a.sample}.{key}", frac)
+                mlflow.log_metric(f"max_abs_score_difference.{a.sample}", a.max_abs_score_difference)
+            mlflow.log_artifact(str(self.paths.firmware / "firmware.json"))
+        label = _leaderboard_label(self.cfg)
+        total = sum(a.n_events for a in agreements)
+        mismatched = sum(a.decision_mismatch_events[label] for a in agreements)
+        self.log(f"firmware: {mismatched} of {total} test events change their trigger decision at {label} "
+                 f"(Keras vs hls4ml C++ emulation) -> {self.paths.firmware} [{time.time() - started:.0f} s]")
+        return report
+
+    def leaderboard(self, board_dir: str | Path | None = None):
+        import json
+
+        from l1ad.benchmark.evaluation import read_table
+        from l1ad.leaderboards.board import Entry, SignalResult, submit
+
+        table = read_table(self.paths.evaluation)
+        label = _leaderboard_label(self.cfg)
+        rows = table[table.working_point == label]
+        fw_path = self.paths.firmware / "firmware.json"
+        mismatch, fw_source = None, "not run"
+        if fw_path.is_file():
+            fw = json.loads(fw_path.read_text())
+            events = sum(a["n_events"] for a in fw["agreement"])
+            mismatch = sum(a["decision_mismatch_events"][label] for a in fw["agreement"]) / events
+            fw_source = fw["source"]
+        first = rows.iloc[0]
+        entry = Entry(
+            model=self.cfg.model.name,
+            submitter=self.cfg.leaderboard.submitter,
+            dataset=str(first.dataset),
+            dataset_version=str(first.dataset_version),
+            dataset_digest=str(first.dataset_digest),
+            rate_khz=float(first.rate_khz),
+            collision_rate_mhz=float(first.collision_rate_mhz),
+            background_rate_khz=float(first.background_rate_khz),
+            background_rate_lo_khz=float(first.background_rate_lo_khz),
+            background_rate_hi_khz=float(first.background_rate_hi_khz),
+            signals={
+                r.signal: SignalResult(float(r.efficiency), float(r.efficiency_lo), float(r.efficiency_hi),
+                                       None if r.efficiency_bootstrap_std is None else float(r.efficiency_bootstrap_std),
+                                       float(r.roc_auc), bool(r.measurable))
+                for r in rows.itertuples()
+            },
+            firmware_decision_mismatch=mismatch,
+            firmware_source=fw_source,
+            provenance={
+                "l1ad_version": __version__,
+                "git_commit": _git_commit(),
+                "config": self.cfg.name,
+                "config_digest": self.cfg.digest(),
+                "seed": self.cfg.seed,
+                "n_background_test": int(first.n_background),
+                "efficiency_source": str(first.source),
+                "date": datetime.now(UTC).date().isoformat(),
+            },
+        )
+        directory = Path(board_dir or self.cfg.leaderboard.directory or self.paths.root / "leaderboards")
+        entries = submit(directory, entry)
+        self.log(f"leaderboard: {len(entries)} entries -> {directory}")
+        return entries
+
+    def run_all(self, board_dir: str | Path | None = None):
+        self.data()
+        self.train()
+        self.evaluate()
+        self.firmware()
+        return self.leaderboard(board_dir)
+
+
+def _leaderboard_label(cfg: RunConfig) -> str:
+    return f"{cfg.evaluation.leaderboard_rate_khz:g} kHz"
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None

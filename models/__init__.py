@@ -1,0 +1,6 @@
+"""Anomaly-detection models: builders, the scikit-learn-style detector API and the saved-model format."""
+
+from l1ad.models.detector import AutoencoderDetector
+from l1ad.models.registry import MODELS
+
+__all__ = ["MODELS", "AutoencoderDetector"]

@@ -1,0 +1,190 @@
+"""Anomaly detectors with a scikit-learn-style API and one documented save format.
+
+``fit`` on background trigger objects (N, 19, 4), ``anomaly_score`` (higher = more anomalous; note scikit-learn's
+``score_samples`` uses the opposite sign), ``predict`` for a trigger decision at a threshold, ``save``/``load``.
+
+Saved model directory (``l1ad-model/1``), read by evaluation, firmware and later stages without our training code:
+
+* ``model.json``         format tag, the validated model config (the architecture), score definition, input quantizer,
+  training history, provenance
+* ``weights.h5``         the Keras weights only (HDF5, one group per layer; readable with h5py without Keras)
+* ``preprocessing.json`` the fitted :class:`~l1ad.benchmark.preprocessing.PtScaler`
+
+Loading rebuilds the architecture with the registered builder named in ``model.json`` and then reads the weights, so no
+code or serialized Python object from the files is ever executed: a tampered file can only fail validation.
+(Keras 2.15's whole-model ``.keras`` format was also tried: loading a QKeras model from it never returns.)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from l1ad.benchmark.preprocessing import PtScaler
+from l1ad.models.autoencoder import masked_mse_loss, masked_mse_score
+from l1ad.models.registry import MODELS
+from pydantic import ValidationError
+
+from l1ad import __version__
+from l1ad.config import ModelConfig, TrainingConfig, describe_validation_error
+from l1ad.errors import L1adError, first_line
+
+FORMAT = "l1ad-model/1"
+WEIGHTS = "weights.h5"
+
+
+class AutoencoderDetector:
+    """A (quantized) autoencoder whose anomaly score is the masked reconstruction MSE."""
+
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
+        self.model_config = model
+        self.training_config = training or TrainingConfig()
+        self.seed = seed
+        self.scaler: PtScaler | None = None
+        self.keras_model = None
+        self.history: dict[str, list[float]] = {}
+        self.provenance: dict = {}
+
+    # -- scikit-learn style API ---------------------------------------------------------------------------------
+    def fit(self, particles: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
+        import tensorflow as tf
+
+        _check_particles(particles, "training data")
+        tf.keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.scaler = PtScaler().fit(particles)
+        self.keras_model = MODELS[self.model_config.name].build(self.model_config)
+        t = self.training_config
+        self.keras_model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=masked_mse_loss)
+        x = self.model_inputs(particles)
+        val = None
+        if validation is not None:
+            _check_particles(validation, "validation data")
+            xv = self.model_inputs(validation)
+            val = (xv, xv)
+        monitor = "val_loss" if val is not None else "loss"
+        stop = tf.keras.callbacks.EarlyStopping(monitor=monitor, patience=t.early_stopping_patience, restore_best_weights=True)
+        fit = self.keras_model.fit(
+            x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, callbacks=[stop], verbose=verbose
+        )
+        self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        return self
+
+    def model_inputs(self, particles: np.ndarray) -> np.ndarray:
+        """Preprocessed, input-quantized (N, 57) values: exactly what the firmware is fed."""
+        self._check_fitted()
+        x = self.scaler.transform(particles)
+        return np.asarray(self.keras_model.get_layer("input_quantizer")(x), dtype=np.float32)
+
+    def reconstruct(self, inputs: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        self._check_fitted()
+        return self.keras_model.predict(inputs, batch_size=batch_size, verbose=0)
+
+    def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
+        _check_particles(particles, "input data")
+        x = self.model_inputs(particles)
+        return masked_mse_score(x, self.reconstruct(x))
+
+    def predict(self, particles: np.ndarray, threshold: float) -> np.ndarray:
+        """Trigger decision: True where the event is accepted (score above the threshold)."""
+        return self.anomaly_score(particles) > threshold
+
+    # -- persistence --------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory atomically (an existing one is replaced only once the new one is complete)."""
+        self._check_fitted()
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.keras_model.save_weights(tmp / WEIGHTS)
+        (tmp / "preprocessing.json").write_text(json.dumps(self.scaler.to_dict(), indent=2))
+        meta = {
+            "format": FORMAT,
+            "model": self.model_config.model_dump(),
+            "training": self.training_config.model_dump(),
+            "seed": self.seed,
+            "score": "masked reconstruction MSE over present objects (higher = more anomalous)",
+            "input": {
+                "layout": "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0",
+                "quantizer": {
+                    "bits": self.model_config.quantization.input_bits,
+                    "integer_bits": self.model_config.quantization.input_integer_bits,
+                    "signed": True,
+                },
+            },
+            "history": self.history,
+            "provenance": {"l1ad_version": __version__, **self.provenance},
+        }
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2))
+        if directory.exists():
+            old = directory.with_name(directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(directory)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> AutoencoderDetector:
+        directory = Path(directory)
+        meta = _read_json(directory / "model.json", "model metadata")
+        if meta.get("format") != FORMAT:
+            raise L1adError(f"{directory / 'model.json'}: unsupported model format {meta.get('format')!r}, expected {FORMAT!r}")
+        try:
+            model_cfg = ModelConfig.model_validate(meta["model"])
+            training_cfg = TrainingConfig.model_validate(meta["training"])
+        except (KeyError, ValidationError) as exc:
+            what = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"missing {exc}"
+            raise L1adError(f"{directory / 'model.json'}: invalid model description ({what})") from None
+        detector = cls(model_cfg, training_cfg, seed=int(meta.get("seed", 0)))
+        detector.scaler = PtScaler.from_dict(_read_json(directory / "preprocessing.json", "preprocessing"))
+        detector.keras_model = _load_weights(MODELS[model_cfg.name].build(model_cfg), directory / WEIGHTS)
+        detector.history = meta.get("history", {})
+        detector.provenance = meta.get("provenance", {})
+        return detector
+
+    def _check_fitted(self) -> None:
+        if self.keras_model is None or self.scaler is None:
+            raise L1adError("the detector is not fitted: call fit() or load() first")
+
+
+def _load_weights(keras_model, path: Path):
+    import h5py
+
+    if not path.is_file():
+        raise L1adError(f"{path}: no such weights file")
+    if not h5py.is_hdf5(path):
+        raise L1adError(f"{path}: not an HDF5 weights file")
+    try:
+        keras_model.load_weights(path)
+    except Exception as exc:  # h5py/Keras raise several types; all mean "these weights do not fit this model"
+        raise L1adError(f"{path}: weights do not match the model in model.json ({first_line(exc)})") from None
+    return keras_model
+
+
+def _check_particles(particles: np.ndarray, what: str) -> None:
+    if not isinstance(particles, np.ndarray) or particles.ndim != 3 or particles.shape[1:] != (19, 4):
+        shape = getattr(particles, "shape", type(particles).__name__)
+        raise L1adError(f"{what}: expected trigger objects of shape (N, 19, 4), got {shape}")
+    if len(particles) == 0:
+        raise L1adError(f"{what}: no events")
+    if not np.isfinite(particles).all():
+        raise L1adError(f"{what}: contains NaN or Inf")
+
+
+def _read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise L1adError(f"{path}: missing {what} file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise L1adError(f"{path}: corrupt {what} ({first_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise L1adError(f"{path}: {what} must be a JSON object")
+    return data
+

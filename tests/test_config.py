@@ -1,0 +1,79 @@
+import pytest
+
+from l1ad.config import load_config, shipped_configs
+from l1ad.errors import L1adError
+
+
+def test_shipped_configs_validate():
+    assert {"default", "tiny"} <= set(shipped_configs())
+    for name in shipped_configs():
+        cfg = load_config(name)
+        assert cfg.name == name
+        assert cfg.dataset.signals
+
+
+def test_digest_tracks_content(tmp_path):
+    a = load_config("tiny")
+    assert a.digest() == load_config("tiny").digest()
+    assert a.digest() != load_config("tiny", output_dir=str(tmp_path)).digest()
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+name: t
+output_dir: out
+dataset:
+  background: {train: 10, validation: 10, test: 10}
+  signals: {ttbar: 10}
+"""
+
+
+def test_minimal_config_gets_defaults(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE))
+    assert cfg.model.name == "dense_ae"
+    assert cfg.evaluation.collision_rate_mhz == pytest.approx(28.61)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (BASE.replace("  background: {train: 10, validation: 10, test: 10}\n", ""), "dataset.background: missing required key"),
+        (BASE + "model: {name: transformer9000}\n", "unknown model 'transformer9000'"),
+        (BASE.replace("ttbar", "unicorns"), "unknown signal process 'unicorns'"),
+        (BASE + "colour: blue\n", "colour: unknown key"),
+        (BASE + "evaluation: {rates_khz: [-1]}\n", "trigger rates must be positive"),
+        ("name: [unclosed\n", "not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_bad_configs_give_one_line_errors(tmp_path, text, expected):
+    with pytest.raises(L1adError) as err:
+        load_config(_write(tmp_path, text))
+    message = str(err.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "run.yaml" in message
+
+
+def test_missing_config_file():
+    with pytest.raises(L1adError, match="no such file, and not a shipped config"):
+        load_config("does/not/exist.yaml")
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, run_cli):
+    path = _write(tmp_path, BASE + "model: {name: nope}\n")
+    code, out, err = run_cli("train", "--config", path)
+    assert code == 2
+    assert err.startswith("l1ad: error: config ") and err.count("\n") == 1
+    assert "unknown model 'nope'" in err
+
+
+def test_cli_prints_resolved_config(run_cli):
+    code, out, _ = run_cli("config", "-c", "tiny")
+    assert code == 0
+    assert "pileup_pool_size: 300" in out

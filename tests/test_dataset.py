@@ -1,0 +1,127 @@
+import h5py
+import numpy as np
+import pytest
+from conftest import tree_snapshot
+from l1ad.benchmark.dataset import Dataset, Sample, load_dataset, load_sample, write_sample
+
+from l1ad.errors import L1adError
+
+
+def _particles(n=5, seed=0):
+    p = np.random.default_rng(seed).uniform(1, 50, size=(n, 19, 4)).astype(np.float32)
+    p[:, 4:, :] = 0
+    return p
+
+
+def test_roundtrip_keeps_arrays_and_metadata(tmp_path):
+    regions = np.arange(5 * 18 * 14, dtype=np.uint16).reshape(5, 18, 14)
+    sample = Sample("bg", _particles(), regions, {"label": "background", "seeds": [1, 2]})
+    write_sample(tmp_path / "s.h5", sample)
+    back = load_sample(tmp_path / "s.h5")
+    assert back.name == "bg" and back.metadata["label"] == "background" and back.metadata["seeds"] == [1, 2]
+    assert np.array_equal(back.particles, sample.particles) and np.array_equal(back.regions, regions)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_public_adc2021_file_layout_loads(tmp_path):
+    """A file with exactly the keys of the public ADC2021 release (no Regions, extra EvtId, float64)."""
+    path = tmp_path / "BlackBox_13TeV_PU20.h5"
+    with h5py.File(path, "w") as f:
+        f["Particles"] = _particles(7).astype(np.float64)
+        f["Particles_Names"] = np.array([b"Pt", b"Eta", b"Phi", b"Class"])
+        f["Particles_Classes"] = np.array([b"MET_class_1", b"Four_Ele_class_2", b"Four_Mu_class_3", b"Ten_Jet_class_4"])
+        f["EvtId"] = np.arange(7)
+    sample = load_dataset(path)
+    assert isinstance(sample, Sample)
+    assert sample.name == "BlackBox_13TeV_PU20" and sample.particles.shape == (7, 19, 4) and sample.regions is None
+    assert sample.particles.dtype == np.float32
+
+
+def _h5(path, **datasets):
+    with h5py.File(path, "w") as f:
+        for k, v in datasets.items():
+            f[k] = v
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p, "no such data file"),
+        (lambda p: (p.write_bytes(b""), p)[1], "file is empty"),
+        (lambda p: (p.write_bytes(b"this is not hdf5 at all" * 100), p)[1], "not a readable HDF5 file"),
+        (lambda p: _h5(p, Other=np.zeros(3)), "missing dataset 'Particles' (keys: Other)"),
+        (lambda p: _h5(p, Particles=np.zeros((4, 19, 3))), "has shape (4, 19, 3), expected (N, 19, 4)"),
+        (lambda p: _h5(p, Particles=np.zeros((0, 19, 4))), "holds no events"),
+        (lambda p: _h5(p, Particles=np.where(np.arange(4)[:, None, None] == 2, np.nan, np.zeros((4, 19, 4)))),
+         "NaN or Inf values in 1 events"),
+        (lambda p: _h5(p, Particles=np.zeros((4, 19, 4)), Regions=np.zeros((4, 14, 18))), "'Regions' has shape"),
+    ],
+)
+def test_bad_files_give_one_line_errors(tmp_path, make, expected):
+    path = make(tmp_path / "bad.h5")
+    with pytest.raises(L1adError) as err:
+        load_sample(path)
+    assert expected in str(err.value) and "bad.h5" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_file(tmp_path):
+    good = tmp_path / "good.h5"
+    write_sample(good, Sample("x", _particles(2000)))
+    data = good.read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(L1adError, match="cut.h5: (not a readable HDF5 file|file is truncated or corrupt)"):
+        load_sample(tmp_path / "cut.h5")
+
+
+def test_directory_without_manifest(tmp_path):
+    with pytest.raises(L1adError, match="not a dataset directory"):
+        load_dataset(tmp_path)
+
+
+def test_cli_inspect_bad_file_exits_nonzero(tmp_path, run_cli):
+    (tmp_path / "bad.h5").write_text("garbage")
+    code, _, err = run_cli("data", "inspect", tmp_path / "bad.h5")
+    assert code == 2 and err.startswith("l1ad: error:") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_generated_dataset_layout(tiny_dataset, tiny_config):
+    assert isinstance(tiny_dataset, Dataset)
+    assert set(tiny_dataset.signal_names) == set(tiny_config.dataset.signals)
+    bg = tiny_dataset.background("test")
+    p = bg.particles
+    assert p.shape == (tiny_config.dataset.background.test, 19, 4)
+    assert np.all(p[:, 0, 3] == 1) and np.all(p[:, 0, 1] == 0)
+    for rows, cls in ((slice(1, 5), 2), (slice(5, 9), 3), (slice(9, 19), 4)):
+        block = p[:, rows]
+        present = block[:, :, 0] > 0
+        assert np.all(block[present][:, 3] == cls)
+        assert np.all(block[~present] == 0)  # padding is all-zero
+        assert np.all(np.diff(block[:, :, 0], axis=1) <= 0)  # pT-ordered within the class
+    assert np.all(np.abs(p[:, 9:, 1]) <= 4.0) and np.all(np.abs(p[:, 1:5, 1]) <= 3.0) and np.all(np.abs(p[:, 5:9, 1]) <= 2.4)
+    assert bg.regions.shape == (len(p), 18, 14)
+    assert bg.metadata["label"] == "background" and bg.metadata["seed"] == tiny_config.seed
+    # zero bias with pile-up 60 has jets; ttbar has many more and more muons
+    tt = tiny_dataset.sample("ttbar").particles
+    assert (tt[:, 9:, 0] > 0).sum(1).mean() > (p[:, 9:, 0] > 0).sum(1).mean()
+    assert (tt[:, 5:9, 0] > 0).mean() > (p[:, 5:9, 0] > 0).mean()
+
+
+@pytest.mark.slow
+def test_generation_is_deterministic_and_cached(tmp_path, tiny_config, tiny_dataset):
+    from l1ad.benchmark.build import build_dataset
+
+    small = tiny_config.dataset.model_copy(
+        update={"pileup_pool_size": 50, "background": tiny_config.dataset.background.model_copy(
+            update={"train": 200, "validation": 50, "test": 100}), "signals": {"htautau": 50}})
+    a = build_dataset(small, 3, tmp_path / "a")
+    b = build_dataset(small, 3, tmp_path / "b")
+    for name in a.manifest["samples"]:
+        assert np.array_equal(a.sample(name).particles, b.sample(name).particles)
+        assert np.array_equal(a.sample(name).regions, b.sample(name).regions)
+    before = tree_snapshot(tmp_path / "a")
+    again = build_dataset(small, 3, tmp_path / "a")  # cached: nothing rewritten
+    assert tree_snapshot(tmp_path / "a") == before and again.manifest["digest"] == a.manifest["digest"]
+    c = build_dataset(small, 4, tmp_path / "c")
+    assert not np.array_equal(c.background("test").particles, a.background("test").particles)

@@ -1,0 +1,99 @@
+import json
+import sqlite3
+
+import pandas as pd
+import pytest
+from conftest import tree_snapshot
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_stage_left_its_outputs(tiny_run):
+    p = tiny_run.paths
+    assert (p.dataset / "dataset.json").is_file() and len(list(p.dataset.glob("*.h5"))) == 5
+    assert (p.model / "weights.h5").is_file()
+    for name in ("scores.h5", "metrics.csv", "metrics.json", "efficiency_vs_rate.png", "scores.png"):
+        assert (p.evaluation / name).stat().st_size > 0
+    assert (p.firmware / "firmware.json").is_file()
+    assert (p.root / "leaderboards" / "board.json").is_file() and (p.root / "leaderboards" / "LEADERBOARD.md").is_file()
+
+
+def test_mlflow_runs_for_each_stage(tiny_run):
+    db = tiny_run.paths.root / "mlflow.db"
+    with sqlite3.connect(db) as con:
+        stages = {r[0] for r in con.execute("select value from tags where key = 'l1ad.stage'")}
+        metric_keys = {r[0] for r in con.execute("select key from metrics")}
+    assert {"data", "train", "evaluate", "firmware"} <= stages
+    assert "loss" in metric_keys and any(k.startswith("eff.ttbar.") for k in metric_keys)
+    assert any(k.startswith("decision_mismatch.background_test") for k in metric_keys)
+    assert list((tiny_run.paths.root / "mlartifacts").rglob("metrics.csv"))
+
+
+def test_metrics_table_is_consistent(tiny_run, tiny_config):
+    table = pd.read_csv(tiny_run.paths.evaluation / "metrics.csv")
+    assert set(table.signal) == set(tiny_config.dataset.signals)
+    assert {"300 kHz", "FPR 1e-5 (ADC2021)"} <= set(table.working_point)
+    assert (table.efficiency_lo <= table.efficiency).all() and (table.efficiency <= table.efficiency_hi).all()
+    adc = table[table.working_point == "FPR 1e-5 (ADC2021)"]
+    assert not adc.measurable.any()  # 4000 background events cannot measure FPR 1e-5
+    # efficiency grows with rate for each signal
+    for _, group in table.groupby("signal"):
+        assert group.sort_values("rate_khz").efficiency.is_monotonic_increasing
+
+
+def test_leaderboard_entry_matches_metrics(tiny_run, tiny_config):
+    board = json.loads((tiny_run.paths.root / "leaderboards" / "board.json").read_text())
+    assert board["schema"] == "l1ad-leaderboard/1" and len(board["entries"]) == 1
+    entry = board["entries"][0]
+    table = pd.read_csv(tiny_run.paths.evaluation / "metrics.csv")
+    lead = table[table.working_point == "300 kHz"].set_index("signal")
+    for signal, result in entry["signals"].items():
+        assert result["efficiency"] == pytest.approx(lead.loc[signal, "efficiency"])
+    assert entry["firmware_decision_mismatch"] == 0.0
+    assert entry["provenance"]["config_digest"] == tiny_config.digest()
+    md = (tiny_run.paths.root / "leaderboards" / "LEADERBOARD.md").read_text()
+    assert f"{entry['signals']['ttbar']['efficiency']:.3f}" in md
+
+
+def test_resubmitting_replaces_the_entry(tiny_run, tmp_path):
+    from l1ad.leaderboards.board import read_board
+
+    tiny_run.leaderboard(tmp_path)
+    tiny_run.leaderboard(tmp_path)
+    assert len(read_board(tmp_path)) == 1
+
+
+def test_corrupt_leaderboard_is_not_overwritten(tiny_run, tmp_path):
+    from l1ad.errors import L1adError
+
+    (tmp_path / "board.json").write_text("{broken")
+    with pytest.raises(L1adError, match="corrupt leaderboard"):
+        tiny_run.leaderboard(tmp_path)
+    assert (tmp_path / "board.json").read_text() == "{broken"
+
+
+def test_stages_run_alone_from_the_cli(tiny_run, run_cli, tmp_path):
+    """Each stage reads the previous stage's files: re-run evaluate and leaderboard on the existing outputs."""
+    root = tiny_run.paths.root
+    code, out, err = run_cli("evaluate", "-c", "tiny", "-o", root)
+    assert code == 0, err
+    assert "ttbar: efficiency" in out
+    code, out, err = run_cli("leaderboard", "-c", "tiny", "-o", root, "--board", tmp_path / "board")
+    assert code == 0, err
+    assert (tmp_path / "board" / "LEADERBOARD.md").is_file()
+
+
+def test_stage_without_its_input_fails_cleanly(tmp_path, run_cli):
+    (tmp_path / "dataset").mkdir()
+    code, _, err = run_cli("train", "-c", "tiny", "-o", tmp_path)
+    assert code == 2 and "not a dataset directory" in err and err.count("\n") == 1
+
+
+def test_failed_command_loses_nothing(tiny_run, run_cli, tmp_path):
+    root = tiny_run.paths.root
+    before = tree_snapshot(root / "models")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: tiny\noutput_dir: x\ndataset: {}\n")
+    code, _, err = run_cli("train", "-c", bad, "-o", root)
+    assert code == 2 and "dataset.background: missing required key" in err
+    assert tree_snapshot(root / "models") == before
