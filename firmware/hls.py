@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,20 +62,23 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
     config = hls_config(detector.keras_model, cfg, q.input_bits, q.input_integer_bits)
     if project_dir.exists():
         shutil.rmtree(project_dir)
-    try:
-        hls_model = hls4ml.converters.convert_from_keras_model(
-            detector.keras_model,
-            hls_config=config,
-            output_dir=str(project_dir),
-            project_name="l1ad_model",
-            backend=cfg.backend,
-            io_type=cfg.io_type,
-            part=cfg.part,
-            clock_period=cfg.clock_period_ns,
-        )
-        hls_model.compile()
-    except Exception as exc:  # hls4ml raises plain exceptions for unsupported layers and failed g++ builds
-        raise L1adError(f"hls4ml conversion or compilation failed: {first_line(exc)}") from None
+    with warnings.catch_warnings():
+        # QKeras quantizers passed through keras.constraints.serialize() warn on every layer; harmless here.
+        warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
+        try:
+            hls_model = hls4ml.converters.convert_from_keras_model(
+                detector.keras_model,
+                hls_config=config,
+                output_dir=str(project_dir),
+                project_name="l1ad_model",
+                backend=cfg.backend,
+                io_type=cfg.io_type,
+                part=cfg.part,
+                clock_period=cfg.clock_period_ns,
+            )
+            hls_model.compile()
+        except Exception as exc:  # hls4ml raises plain exceptions for unsupported layers and failed g++ builds
+            raise L1adError(f"hls4ml conversion or compilation failed: {first_line(exc)}") from None
     return hls_model, config
 
 

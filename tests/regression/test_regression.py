@@ -1,6 +1,6 @@
 """Regression: the fixed-seed tiny run must reproduce the reference metrics stored beside this file.
 
-Tolerances are stated per quantity in reference.json. To accept a deliberate change, regenerate the reference with
+Tolerances are stated per quantity (prefix) in reference.json. To accept a deliberate change, regenerate the reference with
 ``L1AD_UPDATE_REFERENCE=1 tox -e regression`` and commit it with an explanation.
 """
 
@@ -14,14 +14,15 @@ import pytest
 
 pytestmark = pytest.mark.regression
 REFERENCE = Path(__file__).with_name("reference.json")
-TOLERANCES = {
-    "dataset.mean_met_gev": ("rel", 0.02),
-    "dataset.mean_n_jets": ("abs", 0.05),
-    "dataset.mean_n_egamma": ("abs", 0.05),
-    "training.best_val_loss": ("rel", 0.10),
-    "auc": ("abs", 0.02),
-    "efficiency": ("abs", 0.05),
-    "firmware.max_decision_mismatch": ("abs", 1e-3),
+# Used only when a reference is first written; afterwards reference.json is the one place tolerances are stated.
+DEFAULT_TOLERANCES = {
+    "dataset.mean_met_gev": ["rel", 0.02],
+    "dataset.mean_n_jets": ["abs", 0.05],
+    "dataset.mean_n_egamma": ["abs", 0.05],
+    "training.best_val_loss": ["rel", 0.10],
+    "auc": ["abs", 0.02],
+    "efficiency": ["abs", 0.05],
+    "firmware.max_decision_mismatch": ["abs", 1e-3],
 }
 
 
@@ -50,13 +51,15 @@ def measure(run) -> dict:
 def test_tiny_run_matches_reference(tiny_run):
     measured = measure(tiny_run)
     if os.environ.get("L1AD_UPDATE_REFERENCE") == "1":
-        REFERENCE.write_text(json.dumps({"tolerances": TOLERANCES, "values": measured}, indent=2, sort_keys=True) + "\n")
+        tolerances = json.loads(REFERENCE.read_text())["tolerances"] if REFERENCE.is_file() else DEFAULT_TOLERANCES
+        REFERENCE.write_text(json.dumps({"tolerances": tolerances, "values": measured}, indent=2, sort_keys=True) + "\n")
         pytest.skip("reference updated")
-    reference = json.loads(REFERENCE.read_text())["values"]
+    stored = json.loads(REFERENCE.read_text())
+    reference, tolerances = stored["values"], stored["tolerances"]
     assert set(reference) == set(measured), "the set of measured quantities changed"
     failures = []
     for key, ref in reference.items():
-        kind, tol = next(v for k, v in TOLERANCES.items() if key == k or key.startswith(k + "."))
+        kind, tol = next(v for k, v in tolerances.items() if key == k or key.startswith(k + "."))
         allowed = tol * abs(ref) if kind == "rel" else tol
         if not np.isclose(measured[key], ref, rtol=0, atol=allowed):
             failures.append(f"{key}: measured {measured[key]:.4g}, reference {ref:.4g} (tolerance {kind} {tol})")
