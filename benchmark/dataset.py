@@ -33,6 +33,7 @@ class Sample:
     regions: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    event_ids: np.ndarray | None = None  # ``EvtId``, as in ADC2021's blind file
 
     def __len__(self) -> int:
         return len(self.particles)
@@ -52,6 +53,8 @@ def write_sample(path: Path, sample: Sample) -> None:
         f.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES, dtype="S"))
         if sample.regions is not None:
             f.create_dataset("Regions", data=sample.regions, compression="gzip", shuffle=True)
+        if sample.event_ids is not None:
+            f.create_dataset("EvtId", data=sample.event_ids)
         f.attrs["sample"] = sample.name
         for key, value in sample.metadata.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, Mapping | list) else value
@@ -75,6 +78,7 @@ def load_sample(path: str | Path) -> Sample:
         try:
             particles = np.asarray(f["Particles"][...], dtype=np.float32)
             regions = np.asarray(f["Regions"][...]) if "Regions" in f else None
+            event_ids = np.asarray(f["EvtId"][...]) if "EvtId" in f else None
         except OSError as exc:
             raise L1adError(f"{path}: file is truncated or corrupt ({first_line(exc)})") from None
         metadata = {k: _attr(v) for k, v in f.attrs.items()}
@@ -90,7 +94,9 @@ def load_sample(path: str | Path) -> Sample:
             f"{path}: 'Regions' has shape {regions.shape}, expected ({len(particles)}, {N_REGION_PHI}, {N_REGION_ETA})"
         )
     name = str(metadata.pop("sample", path.stem))
-    return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path)
+    if event_ids is not None and event_ids.shape != (len(particles),):
+        raise L1adError(f"{path}: 'EvtId' has shape {event_ids.shape}, expected ({len(particles)},)")
+    return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path, event_ids=event_ids)
 
 
 def _attr(value):

@@ -51,9 +51,11 @@ def emulate(events: ParticleTable, cfg: EmulationConfig, rng: np.random.Generato
 
     particles = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
     particles[:, 0, :] = _met(total, cfg)
-    particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, total, cfg)
+    boxes = _BoxSums(total)
+    pileup = boxes.donut_pileup()
+    particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, boxes, pileup, cfg)
     particles[:, 1 + N_EGAMMA : 1 + N_EGAMMA + N_MUONS] = _muons(events, event_of, n, cfg, rng)
-    particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, cfg)
+    particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, boxes, pileup, cfg)
     return TriggerObjects(particles=particles, regions=_regions(total))
 
 
@@ -141,20 +143,18 @@ def _rank_into_slots(event, pt, eta, phi, n, k, object_class) -> np.ndarray:
     return out
 
 
-def _jets(total, cfg: EmulationConfig) -> np.ndarray:
-    boxes = _BoxSums(total)
-    et = boxes.window(4) - boxes.donut_pileup()
+def _jets(total, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
+    et = boxes.window(4) - pileup
     seeds = _local_maxima(total, 4, cfg.jet_seed_gev)
     accept = seeds & (et >= cfg.jet_min_pt_gev) & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta)
     return _top_objects(accept, np.floor(et / cfg.tower_lsb_gev) * cfg.tower_lsb_gev, N_JETS, CLASS_JET)
 
 
-def _egamma(em, had, total, cfg: EmulationConfig) -> np.ndarray:
+def _egamma(em, had, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
     cluster_em = _BoxSums(em).window(1)
     cluster_had = _BoxSums(had).window(1)
-    boxes = _BoxSums(total)
     # isolation: 9x9 minus the 3x3 core, less the donut's pile-up density over those 72 towers
-    isolation = boxes.window(4) - boxes.window(1) - boxes.donut_pileup() * (72 / 81)
+    isolation = boxes.window(4) - boxes.window(1) - pileup * (72 / 81)
     safe_em = np.maximum(cluster_em, 1e-9)
     accept = (
         _local_maxima(em, 1, cfg.egamma_seed_gev)

@@ -13,12 +13,18 @@ from l1ad import __version__
 from l1ad.errors import L1adError
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, generates: bool = False) -> None:
     parser.add_argument("-c", "--config", default="default",
                         help="shipped config name (default, tiny) or path to a YAML run config (default: %(default)s)")
     parser.add_argument("-o", "--output", default=None, help="output directory (overrides the config's output_dir)")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a SQLite store in the output directory)")
+    parser.add_argument("--dataset", default=None, help="use this standard dataset instead of the config's (e.g. zb)")
+    parser.add_argument("--size", default=None, help="size of the standard dataset: tiny, default or large")
+    if generates:
+        parser.add_argument("--workers", type=int, default=None,
+                            help="local Dask worker processes for generation (default: one per core; 0: no Dask)")
+        parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (e.g. tcp://host:8786)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="generate or inspect datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     gen = data_sub.add_parser("generate", help="generate the config's dataset with Pythia 8 (cached)")
-    _common(gen)
+    _common(gen, generates=True)
     gen.add_argument("--force", action="store_true", help="regenerate even if a matching dataset exists")
     inspect = data_sub.add_parser("inspect", help="check and summarise a dataset directory or an HDF5 sample file")
     inspect.add_argument("path", help="dataset directory, one of our HDF5 files, or a public ADC2021 file")
@@ -45,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "the whole chain: data, train, evaluate, firmware, leaderboard"),
     ):
         stage = sub.add_parser(name, help=text, description=text)
-        _common(stage)
+        _common(stage, generates=name == "run")
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
 
@@ -55,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up noise (CUDA plugins absent) is not for users
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -79,9 +85,14 @@ def _dispatch(args) -> int:
         _inspect(args.path)
         return 0
 
+    from l1ad.benchmark.parallel import Execution
     from l1ad.pipeline import Pipeline
 
-    pipeline = Pipeline(load_config(args.config, output_dir=args.output), tracking=args.tracking_uri)
+    execution = None
+    if getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None:
+        execution = Execution(workers=args.workers if args.workers is not None else 0, scheduler=args.scheduler)
+    cfg = load_config(args.config, output_dir=args.output, dataset=args.dataset, size=args.size)
+    pipeline = Pipeline(cfg, tracking=args.tracking_uri, execution=execution)
     if args.command == "data":
         pipeline.data(force=args.force)
     elif args.command == "train":

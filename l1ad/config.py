@@ -53,16 +53,28 @@ class SampleSizes(_Strict):
     test: int = Field(gt=0)
 
 
+class BlindSizes(_Strict):
+    """A blind test sample: background and signal events mixed and shuffled; labels are written elsewhere."""
+
+    background: int = Field(0, ge=0)
+    per_signal: int = Field(0, ge=0)
+
+
 class DatasetConfig(_Strict):
     name: str = "zb"
     version: str = "0.1"
+    size: str = Field("custom", description="the named size this config was resolved from")
     sqrt_s_tev: float = Field(13.6, gt=0)
     pileup_mu: float = Field(60.0, ge=0)
     pileup_pool_size: int = Field(4000, gt=0)
     background: SampleSizes
     signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
+    blind: BlindSizes = BlindSizes()
     emulation: EmulationConfig = EmulationConfig()
     chunk_size: int = Field(500, gt=0, description="events emulated together in one vectorized pass")
+    shard_size: int = Field(
+        5000, gt=0, description="events per generation task; fixed so results do not depend on the number of workers"
+    )
 
     @field_validator("signals")
     @classmethod
@@ -70,11 +82,57 @@ class DatasetConfig(_Strict):
         from l1ad.benchmark.processes import PROCESSES
 
         for name, count in signals.items():
-            if name not in PROCESSES:
-                raise ValueError(f"unknown signal process {name!r}; known: {', '.join(sorted(PROCESSES))}")
+            if name not in PROCESSES or name == "minbias":
+                known = ", ".join(sorted(p for p in PROCESSES if p != "minbias"))
+                raise ValueError(f"unknown signal process {name!r}; known: {known}")
             if count <= 0:
                 raise ValueError(f"signal {name!r} needs a positive number of events, got {count}")
         return signals
+
+
+class DatasetSize(_Strict):
+    pileup_pool_size: int = Field(gt=0)
+    background: SampleSizes
+    signal_events: int = Field(gt=0, description="events per signal")
+    blind: BlindSizes = BlindSizes()
+
+
+class DatasetDefinition(_Strict):
+    """A standard, named dataset shipped in ``l1ad/configs/datasets``; ``resolve(size)`` gives its config."""
+
+    name: str
+    version: str
+    description: str
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pileup_mu: float = Field(60.0, ge=0)
+    signals: list[str] = Field(min_length=1)
+    emulation: EmulationConfig = EmulationConfig()
+    sizes: dict[str, DatasetSize]
+
+    def resolve(self, size: str) -> DatasetConfig:
+        if size not in self.sizes:
+            raise L1adError(f"dataset {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
+        chosen = self.sizes[size]
+        return DatasetConfig(
+            name=self.name, version=self.version, size=size, sqrt_s_tev=self.sqrt_s_tev, pileup_mu=self.pileup_mu,
+            pileup_pool_size=chosen.pileup_pool_size, background=chosen.background,
+            signals={s: chosen.signal_events for s in self.signals}, blind=chosen.blind, emulation=self.emulation,
+        )
+
+
+def shipped_datasets() -> list[str]:
+    folder = resources.files("l1ad.configs").joinpath("datasets")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def dataset_definition(name: str) -> DatasetDefinition:
+    if name not in shipped_datasets():
+        raise L1adError(f"unknown dataset {name!r}; known: {', '.join(shipped_datasets())}")
+    text = resources.files("l1ad.configs").joinpath("datasets", f"{name}.yaml").read_text()
+    try:
+        return DatasetDefinition.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        raise L1adError(f"dataset definition {name!r}: {describe_validation_error(exc)}") from None
 
 
 class QuantizationConfig(_Strict):
@@ -165,10 +223,14 @@ def shipped_configs() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in resources.files("l1ad.configs").iterdir() if p.name.endswith(".yaml"))
 
 
-def load_config(name_or_path: str | Path, *, output_dir: str | None = None) -> RunConfig:
+def load_config(
+    name_or_path: str | Path, *, output_dir: str | None = None, dataset: str | None = None, size: str | None = None
+) -> RunConfig:
     """Read a shipped config by name or a YAML file by path and validate it.
 
-    ``output_dir`` overrides the config's output directory (the CLI's ``--output``).
+    ``output_dir`` overrides the config's output directory (the CLI's ``--output``); ``dataset`` and ``size`` replace the
+    config's dataset by a shipped standard dataset (``--dataset``, ``--size``). A config's dataset may itself be given
+    as just ``{name: zb, size: default}``, a reference to a standard dataset.
     """
     text, source = _read_config_text(str(name_or_path))
     try:
@@ -179,6 +241,10 @@ def load_config(name_or_path: str | Path, *, output_dir: str | None = None) -> R
         raise L1adError(f"config {source}: expected a mapping of settings at the top level")
     if output_dir is not None:
         raw["output_dir"] = output_dir
+    ref = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+    if dataset is not None or size is not None or (ref and set(ref) <= {"name", "size"}):
+        name = dataset or ref.get("name", "zb")
+        raw["dataset"] = dataset_definition(name).resolve(size or ref.get("size", "default")).model_dump()
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:

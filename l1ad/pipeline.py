@@ -2,7 +2,8 @@
 
 Run output directory (``output_dir`` of the config)::
 
-    dataset/                  dataset.json + one HDF5 file per sample (ADC2021 layout)
+    dataset/                  dataset.json, CARD.md + card/*.png, one HDF5 file per sample (ADC2021 layout)
+    dataset_blind_labels/     the blind sample's labels, kept apart from its features
     models/<model>/           model.json, weights.h5, preprocessing.json   (format l1ad-model/1)
     evaluation/<model>/       scores.h5, metrics.csv, metrics.json, efficiency_vs_rate.png, scores.png
     firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json (agreement report)
@@ -46,8 +47,11 @@ class RunPaths:
 
 
 class Pipeline:
-    def __init__(self, cfg: RunConfig, *, tracking: str | None = None, log=print):
+    def __init__(self, cfg: RunConfig, *, tracking: str | None = None, log=print, execution=None):
+        from l1ad.benchmark.parallel import Execution
+
         self.cfg = cfg
+        self.execution = execution or Execution.default()
         self.paths = RunPaths(Path(cfg.output_dir), cfg.model.name)
         self.tracking_uri = tracking_uri(cfg.output_dir, tracking)
         self.log = log
@@ -70,11 +74,14 @@ class Pipeline:
 
         started = time.time()
         with self._run("data"):
-            dataset = build_dataset(self.cfg.dataset, self.cfg.seed, self.paths.dataset, force=force)
+            dataset = build_dataset(self.cfg.dataset, self.cfg.seed, self.paths.dataset, force=force,
+                                    execution=self.execution)
             mlflow.log_params(flatten_params({"dataset": self.cfg.dataset.model_dump(), "seed": self.cfg.seed}))
             mlflow.log_metrics({f"n_events.{k}": v["n_events"] for k, v in dataset.manifest["samples"].items()})
             mlflow.log_metric("generation_seconds", dataset.manifest["generation_seconds"])
             mlflow.log_artifact(str(self.paths.dataset / "dataset.json"))
+            mlflow.log_artifact(str(self.paths.dataset / "CARD.md"))
+            mlflow.log_artifacts(str(self.paths.dataset / "card"), artifact_path="card")
         self.log(f"dataset {dataset.name} v{dataset.version} ({dataset.manifest['digest']}) in {self.paths.dataset} "
                  f"[{time.time() - started:.0f} s]")
         return dataset

@@ -77,3 +77,30 @@ def test_cli_prints_resolved_config(run_cli):
     code, out, _ = run_cli("config", "-c", "tiny")
     assert code == 0
     assert "pileup_pool_size: 300" in out
+
+
+def test_standard_datasets_and_sizes():
+    from l1ad.config import dataset_definition, shipped_datasets
+
+    assert "zb" in shipped_datasets()
+    zb = dataset_definition("zb")
+    assert {"tiny", "default", "large"} <= set(zb.sizes)
+    large = zb.resolve("large")
+    assert large.background.test >= 1_000_000  # FPR 1e-5 measurable
+    cfg = load_config("tiny", dataset="zb", size="default")
+    assert cfg.dataset.size == "default" and cfg.dataset.background.test == zb.sizes["default"].background.test
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [({"dataset": "nope"}, "unknown dataset 'nope'"),
+                                                  ({"size": "huge"}, "no size 'huge'")])
+def test_unknown_dataset_or_size(kwargs, expected):
+    with pytest.raises(L1adError, match=expected):
+        load_config("tiny", **kwargs)
+
+
+def test_help_everywhere(run_cli):
+    for args in ([], ["data"], ["data", "generate"], ["data", "inspect"], ["train"], ["evaluate"], ["firmware"],
+                 ["leaderboard"], ["run"], ["config"]):
+        with pytest.raises(SystemExit) as exit_:
+            run_cli(*args, "--help")
+        assert exit_.value.code == 0

@@ -1,3 +1,5 @@
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -108,13 +110,20 @@ def test_generated_dataset_layout(tiny_dataset, tiny_config):
     assert (tt[:, 5:9, 0] > 0).mean() > (p[:, 5:9, 0] > 0).mean()
 
 
+def _small(tiny_config, **blind):
+    from l1ad.config import BlindSizes
+
+    return tiny_config.dataset.model_copy(update={
+        "pileup_pool_size": 60, "shard_size": 150, "signals": {"htautau": 60, "zll": 40},
+        "background": tiny_config.dataset.background.model_copy(update={"train": 200, "validation": 50, "test": 300}),
+        "blind": BlindSizes(**blind)})
+
+
 @pytest.mark.slow
-def test_generation_is_deterministic_and_cached(tmp_path, tiny_config, tiny_dataset):
+def test_generation_is_deterministic_and_cached(tmp_path, tiny_config):
     from l1ad.benchmark.build import build_dataset
 
-    small = tiny_config.dataset.model_copy(
-        update={"pileup_pool_size": 50, "background": tiny_config.dataset.background.model_copy(
-            update={"train": 200, "validation": 50, "test": 100}), "signals": {"htautau": 50}})
+    small = _small(tiny_config)
     a = build_dataset(small, 3, tmp_path / "a")
     b = build_dataset(small, 3, tmp_path / "b")
     for name in a.manifest["samples"]:
@@ -125,3 +134,44 @@ def test_generation_is_deterministic_and_cached(tmp_path, tiny_config, tiny_data
     assert tree_snapshot(tmp_path / "a") == before and again.manifest["digest"] == a.manifest["digest"]
     c = build_dataset(small, 4, tmp_path / "c")
     assert not np.array_equal(c.background("test").particles, a.background("test").particles)
+    assert (tmp_path / "a" / "CARD.md").read_text().count("| `") == len(a.manifest["samples"])
+    assert all((tmp_path / "a" / "card" / f).stat().st_size > 0 for f in ("multiplicities.png", "spectra.png", "regions.png"))
+
+
+@pytest.mark.slow
+def test_dask_workers_give_the_same_dataset(tmp_path, tiny_config):
+    """Shards run on a real two-worker LocalCluster and merge to exactly the in-process result."""
+    from l1ad.benchmark.build import build_dataset
+    from l1ad.benchmark.parallel import Execution
+
+    small = _small(tiny_config)
+    local = build_dataset(small, 5, tmp_path / "local", execution=Execution(workers=0))
+    dask = build_dataset(small, 5, tmp_path / "dask", execution=Execution(workers=2))
+    assert dask.manifest["execution"]["workers"] == 2
+    assert len(dask.background("test")) == 300  # two shards of 150
+    for name in local.manifest["samples"]:
+        assert np.array_equal(local.sample(name).particles, dask.sample(name).particles)
+        assert np.array_equal(local.sample(name).regions, dask.sample(name).regions)
+
+
+@pytest.mark.slow
+def test_blind_sample_keeps_labels_apart(tmp_path, tiny_config):
+    import h5py
+    from l1ad.benchmark.build import blind_labels_path, build_dataset
+
+    data = build_dataset(_small(tiny_config, background=300, per_signal=100), 6, tmp_path / "d")
+    blind = data.sample("blind")
+    assert len(blind) == 500 and list(blind.event_ids) == list(range(500))
+    with h5py.File(blind.path) as f:
+        assert set(f) == {"Particles", "Particles_Names", "Particles_Classes", "Regions", "EvtId"}
+    assert "blind" not in data.signal_names
+    labels_file = blind_labels_path(tmp_path / "d")
+    assert labels_file.parent != blind.path.parent and not list((tmp_path / "d").rglob("*label*"))
+    with h5py.File(labels_file) as f:
+        truth, names = f["truth"][...], json.loads(f.attrs["truth_names"])
+    assert names == ["background", "htautau", "zll"]
+    assert np.bincount(truth).tolist() == [300, 100, 100]
+    assert 0 < np.flatnonzero(truth == 0).mean() / 500 < 1 and truth[:100].tolist() != sorted(truth[:100].tolist())
+    # the labels belong to these events: Z -> ll events carry leptons far more often than zero bias
+    leptons = (blind.particles[:, 1:9, 0] > 20).any(axis=1)
+    assert leptons[truth == 2].mean() > leptons[truth == 0].mean() + 0.3

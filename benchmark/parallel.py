@@ -1,0 +1,81 @@
+"""Where generation tasks run: in this process, on a local Dask cluster, or on any Dask scheduler.
+
+Tasks are independent, seeded and returned in submission order, so the merged result is identical whichever way they
+run. Progress is reported per finished task.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from l1ad.errors import L1adError, first_line
+
+
+@dataclass(frozen=True)
+class Execution:
+    """``workers``: local worker processes (0 = run in this process); ``scheduler``: address of a running Dask scheduler
+    (e.g. ``tcp://10.0.0.5:8786`` for a cluster started with dask-jobqueue), which overrides ``workers``."""
+
+    workers: int = 0
+    scheduler: str | None = None
+
+    @classmethod
+    def default(cls) -> Execution:
+        return cls(workers=max(1, os.cpu_count() or 1))
+
+
+class _InProcess:
+    def run(self, fn: Callable, jobs: Sequence, shared=None, on_done: Callable | None = None) -> list:
+        results = []
+        for job in jobs:
+            results.append(fn(job, shared))
+            if on_done is not None:
+                on_done(job)
+        return results
+
+
+class _Dask:
+    def __init__(self, client):
+        self.client = client
+
+    def run(self, fn: Callable, jobs: Sequence, shared=None, on_done: Callable | None = None) -> list:
+        from distributed import as_completed
+
+        shared_future = self.client.scatter(shared, broadcast=True) if shared is not None else None
+        futures = [self.client.submit(fn, job, shared_future, pure=False) for job in jobs]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for future in as_completed(futures):
+            if future.status == "error":
+                raise future.exception()
+            if on_done is not None:
+                on_done(jobs[index[future.key]])
+        return self.client.gather(futures)
+
+
+@contextmanager
+def executor(execution: Execution) -> Iterator[_InProcess | _Dask]:
+    if execution.scheduler is None and execution.workers <= 0:
+        yield _InProcess()
+        return
+    from distributed import Client, LocalCluster
+
+    try:
+        if execution.scheduler is not None:
+            client = Client(execution.scheduler, timeout="30s")
+            cluster = None
+        else:
+            # One thread per worker process: Pythia and numpy tasks are CPU-bound and hold the GIL.
+            cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        raise L1adError(f"Dask scheduler {execution.scheduler or 'LocalCluster'}: {first_line(exc)}") from None
+    try:
+        yield _Dask(client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
