@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from l1ad.benchmark.dataset import Dataset
 from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE
-from l1ad.benchmark.plots import _pyplot
+from l1ad.benchmark.plots import hep_pyplot
 
 CARD = "CARD.md"
 PLOTS = "card"
@@ -91,7 +91,7 @@ def write_card(dataset: Dataset) -> Path:
 
 
 def _multiplicities(samples, path):
-    plt, _ = _pyplot()
+    plt, _ = hep_pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(18, 6))
     for ax, (title, rows) in zip(axes, (("e/gamma", slice(1, 5)), ("muons", slice(5, 9)), ("jets", slice(9, 19))),
                                  strict=True):
@@ -108,7 +108,7 @@ def _multiplicities(samples, path):
 
 
 def _spectra(samples, path):
-    plt, _ = _pyplot()
+    plt, _ = hep_pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(18, 13))
     fig.subplots_adjust(hspace=0.3, wspace=0.25)
     fig.suptitle("events with the object; last bin includes overflow", fontsize=16)
@@ -130,7 +130,7 @@ def _spectra(samples, path):
 
 
 def _regions(samples, path):
-    plt, _ = _pyplot()
+    plt, _ = hep_pyplot()
     fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 6), squeeze=False)
     for ax, (name, sample) in zip(axes[0], samples.items(), strict=True):
         image = ax.imshow(sample.regions.mean(axis=0), origin="lower", aspect="auto", cmap="viridis")

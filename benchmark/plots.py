@@ -8,7 +8,7 @@ import numpy as np
 from l1ad.benchmark.metrics import efficiency_vs_rate
 
 
-def _pyplot():
+def hep_pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +23,7 @@ def plot_efficiency_vs_rate(scores, background, signals, cfg, path: Path, *, tit
     """Signal efficiency against the background trigger rate (a ROC curve in trigger units)."""
     from l1ad.benchmark.evaluation import working_point_rates
 
-    plt, hep = _pyplot()
+    plt, hep = hep_pyplot()
     fig, ax = plt.subplots(figsize=(10, 8))
     n_bkg = len(scores[background])
     for signal in signals:
@@ -48,7 +48,7 @@ def plot_efficiency_vs_rate(scores, background, signals, cfg, path: Path, *, tit
 
 
 def plot_score_distributions(scores, background, signals, path: Path, *, title: str = "") -> None:
-    plt, hep = _pyplot()
+    plt, hep = hep_pyplot()
     fig, ax = plt.subplots(figsize=(10, 8))
     all_scores = np.concatenate([scores[s] for s in (background, *signals)])
     upper = np.quantile(all_scores, 0.999)

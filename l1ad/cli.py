@@ -91,6 +91,14 @@ def _dispatch(args) -> int:
     execution = None
     if getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None:
         execution = Execution(workers=args.workers if args.workers is not None else 0, scheduler=args.scheduler)
+    from l1ad.config import JetsDatasetDefinition, dataset_definition
+
+    definition = dataset_definition(args.dataset) if args.dataset else None
+    if isinstance(definition, JetsDatasetDefinition) and args.command == "data":
+        pipeline = Pipeline(load_config(args.config, output_dir=args.output), tracking=args.tracking_uri,
+                            execution=execution)
+        pipeline.jets(definition.resolve(args.size or "default"), force=args.force)
+        return 0
     cfg = load_config(args.config, output_dir=args.output, dataset=args.dataset, size=args.size)
     pipeline = Pipeline(cfg, tracking=args.tracking_uri, execution=execution)
     if args.command == "data":
@@ -109,9 +117,21 @@ def _dispatch(args) -> int:
 
 
 def _inspect(path: str) -> None:
+    import numpy as np
+
     from l1ad.benchmark.dataset import Dataset, load_dataset
 
     loaded = load_dataset(path)
+    if isinstance(loaded, Dataset) and loaded.manifest.get("kind") == "jets":
+        from l1ad.benchmark.jet_dataset import load_jets
+        from l1ad.benchmark.jets import JET_CLASSES
+
+        print(f"dataset {loaded.name} v{loaded.version} ({loaded.manifest['digest']}), {loaded.manifest['generator']}")
+        for name, info in loaded.manifest["samples"].items():
+            jets = load_jets(loaded.directory / info["file"])
+            counts = np.bincount(jets.labels, minlength=len(JET_CLASSES))
+            print(f"{name:<28} {jets.constituents.shape}  " + " ".join(f"{c}:{n}" for c, n in zip(JET_CLASSES, counts, strict=True)))
+        return
     if isinstance(loaded, Dataset):
         print(f"dataset {loaded.name} v{loaded.version} ({loaded.manifest['digest']}), {loaded.manifest['generator']}")
         samples = [loaded.sample(name) for name in loaded.manifest["samples"]]

@@ -120,17 +120,82 @@ class DatasetDefinition(_Strict):
         )
 
 
+class JetSplitSizes(_Strict):
+    """Jets per class in each split."""
+
+    train: int = Field(gt=0)
+    validation: int = Field(gt=0)
+    test: int = Field(gt=0)
+
+
+class ResimulationSizes(_Strict):
+    jets_per_class: int = Field(0, ge=0, description="hard-process events re-hadronised, per class (0: none)")
+    copies: int = Field(4, ge=2)
+
+
+class JetsDatasetConfig(_Strict):
+    """Boosted jets for taggers (q, g, W, Z, t) in two simulation domains, plus re-simulated copies."""
+
+    name: str = "jets"
+    version: str = "0.1"
+    size: str = "custom"
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pt_min_gev: float = Field(500.0, gt=0)
+    pt_max_gev: float = Field(1000.0, gt=0)
+    n_constituents: int = Field(32, gt=0)
+    domains: list[str] = Field(default_factory=lambda: ["nominal", "alternative"], min_length=1)
+    per_class: JetSplitSizes
+    resimulation: ResimulationSizes = ResimulationSizes()
+    shard_size: int = Field(500, gt=0, description="jets per generation task")
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, domains: list[str]) -> list[str]:
+        from l1ad.benchmark.jets import DOMAINS
+
+        unknown = [d for d in domains if d not in DOMAINS]
+        if unknown:
+            raise ValueError(f"unknown domain {unknown[0]!r}; known: {', '.join(DOMAINS)}")
+        return domains
+
+
+class JetsDatasetSize(_Strict):
+    per_class: JetSplitSizes
+    resimulation: ResimulationSizes = ResimulationSizes()
+
+
+class JetsDatasetDefinition(_Strict):
+    kind: Literal["jets"]
+    name: str
+    version: str
+    description: str
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pt_min_gev: float = Field(500.0, gt=0)
+    pt_max_gev: float = Field(1000.0, gt=0)
+    n_constituents: int = Field(32, gt=0)
+    domains: list[str] = Field(default_factory=lambda: ["nominal", "alternative"])
+    sizes: dict[str, JetsDatasetSize]
+
+    def resolve(self, size: str) -> JetsDatasetConfig:
+        if size not in self.sizes:
+            raise L1adError(f"dataset {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
+        fields = self.model_dump(exclude={"kind", "description", "sizes"})
+        return JetsDatasetConfig(**fields, size=size, **self.sizes[size].model_dump())
+
+
 def shipped_datasets() -> list[str]:
     folder = resources.files("l1ad.configs").joinpath("datasets")
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def dataset_definition(name: str) -> DatasetDefinition:
+def dataset_definition(name: str) -> DatasetDefinition | JetsDatasetDefinition:
+    """A shipped standard dataset: trigger objects (``DatasetDefinition``) or boosted jets (``kind: jets``)."""
     if name not in shipped_datasets():
         raise L1adError(f"unknown dataset {name!r}; known: {', '.join(shipped_datasets())}")
-    text = resources.files("l1ad.configs").joinpath("datasets", f"{name}.yaml").read_text()
+    raw = yaml.safe_load(resources.files("l1ad.configs").joinpath("datasets", f"{name}.yaml").read_text())
+    model = JetsDatasetDefinition if raw.get("kind") == "jets" else DatasetDefinition
     try:
-        return DatasetDefinition.model_validate(yaml.safe_load(text))
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise L1adError(f"dataset definition {name!r}: {describe_validation_error(exc)}") from None
 
@@ -244,7 +309,11 @@ def load_config(
     ref = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
     if dataset is not None or size is not None or (ref and set(ref) <= {"name", "size"}):
         name = dataset or ref.get("name", "zb")
-        raw["dataset"] = dataset_definition(name).resolve(size or ref.get("size", "default")).model_dump()
+        definition = dataset_definition(name)
+        if isinstance(definition, JetsDatasetDefinition):
+            raise L1adError(f"dataset {name!r} holds boosted jets for taggers, not trigger objects for a run; "
+                            f"generate it with 'l1ad data generate --dataset {name}'")
+        raw["dataset"] = definition.resolve(size or ref.get("size", "default")).model_dump()
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:

@@ -86,6 +86,24 @@ class Pipeline:
                  f"[{time.time() - started:.0f} s]")
         return dataset
 
+    def jets(self, cfg, *, force: bool = False):
+        """Generate a boosted-jets standard dataset (for taggers) into ``<output>/<dataset name>``."""
+        import mlflow
+
+        from l1ad.benchmark.jet_dataset import build_jets_dataset
+
+        directory = self.paths.root / cfg.name
+        started = time.time()
+        with self._run("data-jets"):
+            dataset = build_jets_dataset(cfg, self.cfg.seed, directory, force=force, execution=self.execution)
+            mlflow.log_params(flatten_params({"dataset": cfg.model_dump(), "seed": self.cfg.seed}))
+            mlflow.log_metrics({f"n_jets.{k}": v["n_events"] for k, v in dataset.manifest["samples"].items()})
+            mlflow.log_artifact(str(directory / "dataset.json"))
+            mlflow.log_artifact(str(directory / "CARD.md"))
+        self.log(f"dataset {dataset.name} v{dataset.version} ({dataset.manifest['digest']}) in {directory} "
+                 f"[{time.time() - started:.0f} s]")
+        return dataset
+
     def _dataset(self):
         from l1ad.benchmark.dataset import Dataset, load_dataset
 
