@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 from l1ad.benchmark.dataset import BACKGROUND_SPLITS, MANIFEST, Dataset, Sample, load_dataset, write_sample
 from l1ad.benchmark.emulation import emulate
-from l1ad.benchmark.generation import ParticleTable, concatenate, generate, overlay_pileup, pythia_seed
+from l1ad.benchmark.generation import ParticleTable, PileupPool, concatenate, generate, overlay_pileup, pythia_seed
 from l1ad.benchmark.parallel import Execution, executor
 from l1ad.benchmark.processes import PROCESSES
 from tqdm.auto import tqdm
@@ -63,7 +63,7 @@ def _pool_shard(job: ShardJob, _shared=None) -> ParticleTable:
     return generate("minbias", job.n_events, pythia_seed(job.seed, cfg.name, "pool", job.index), cfg.sqrt_s_tev)
 
 
-def _sample_shard(job: ShardJob, pool: ParticleTable) -> tuple[np.ndarray, np.ndarray]:
+def _sample_shard(job: ShardJob, pool: PileupPool) -> tuple[np.ndarray, np.ndarray]:
     cfg = job.dataset
     hard = None
     if job.process is not None:
@@ -110,7 +110,7 @@ def build_dataset(
               smoothing=0.1) as bar, executor(execution) as ex:
         done = lambda job: bar.update(job.n_events)  # noqa: E731
         bar.set_postfix_str("pile-up pool")
-        pool = concatenate(ex.run(_pool_shard, pool_jobs, on_done=done))
+        pool = PileupPool(concatenate(ex.run(_pool_shard, pool_jobs, on_done=done)))
         bar.set_postfix_str("samples")
         results = ex.run(_sample_shard, sample_jobs, shared=pool, on_done=done)
     seconds = time.time() - started

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable
+from l1ad.benchmark.generation import Crossings
 from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, N_ETA, N_PHI, PHI_CENTERS
 from scipy.ndimage import maximum_filter
 
@@ -42,11 +42,10 @@ class TriggerObjects:
     regions: np.ndarray  # (n, 18, 14) uint16: region ET in GeV (phi, eta)
 
 
-def emulate(events: ParticleTable, cfg: EmulationConfig, rng: np.random.Generator) -> TriggerObjects:
-    """Trigger objects and calorimeter regions for each event of ``events`` (one interaction entry per event)."""
-    n = events.n_interactions
-    event_of = np.repeat(np.arange(n), events.counts())
-    em, had = _towers(events, event_of, n, cfg, rng)
+def emulate(crossings: Crossings, cfg: EmulationConfig, rng: np.random.Generator) -> TriggerObjects:
+    """Trigger objects and calorimeter regions for each bunch crossing."""
+    n = crossings.n_events
+    em, had = _towers(crossings, cfg, rng)
     total = em + had
 
     particles = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
@@ -54,22 +53,20 @@ def emulate(events: ParticleTable, cfg: EmulationConfig, rng: np.random.Generato
     boxes = _BoxSums(total)
     pileup = boxes.donut_pileup()
     particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, boxes, pileup, cfg)
-    particles[:, 1 + N_EGAMMA : 1 + N_EGAMMA + N_MUONS] = _muons(events, event_of, n, cfg, rng)
+    particles[:, 1 + N_EGAMMA : 1 + N_EGAMMA + N_MUONS] = _muons(crossings, cfg, rng)
     particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, boxes, pileup, cfg)
     return TriggerObjects(particles=particles, regions=_regions(total))
 
 
-def _towers(events, event_of, n, cfg: EmulationConfig, rng):
-    cell = (event_of * N_ETA + events.ieta) * N_PHI + events.iphi
-    size = n * N_ETA * N_PHI
+def _towers(crossings: Crossings, cfg: EmulationConfig, rng):
+    n = crossings.n_events
+    cells = N_ETA * N_PHI * 2
+    deposited = np.bincount(crossings.deposit_event * cells + crossings.deposit_cell, weights=crossings.deposit_pt,
+                            minlength=n * cells).astype(np.float32).reshape(n, N_ETA, N_PHI, 2)
     cosh = np.cosh(ETA_CENTERS).astype(np.float32)[None, :, None]
     towers = []
-    for kind, stochastic, constant in (
-        (KIND_EM, cfg.em_stochastic, cfg.em_constant),
-        (KIND_HAD, cfg.had_stochastic, cfg.had_constant),
-    ):
-        sel = events.kind == kind
-        et = np.bincount(cell[sel], weights=events.pt[sel], minlength=size).astype(np.float32).reshape(n, N_ETA, N_PHI)
+    for layer, stochastic, constant in ((0, cfg.em_stochastic, cfg.em_constant), (1, cfg.had_stochastic, cfg.had_constant)):
+        et = np.ascontiguousarray(deposited[..., layer])
         # Energy resolution in E = ET cosh(eta), expressed back in ET; noise on every tower, smearing where ET > 0.
         et += cfg.tower_noise_gev * rng.standard_normal(et.shape, dtype=np.float32)
         hit = np.nonzero(et > cfg.tower_noise_gev)
@@ -114,11 +111,13 @@ class _BoxSums:
         return strips.sum(axis=0) - strips.max(axis=0)
 
 
-def _local_maxima(towers: np.ndarray, half: int, seed_threshold: float) -> np.ndarray:
-    # A tiny position-dependent offset breaks ties between equal quantized towers deterministically.
-    key = towers + 1e-6 * np.arange(N_ETA * N_PHI).reshape(1, N_ETA, N_PHI) / (N_ETA * N_PHI)
+def _local_maxima(towers: np.ndarray, half: int, seed_threshold: float, lsb: float) -> np.ndarray:
+    # Towers are whole multiples of the LSB: an integer key (ET in LSBs, then the tower's position) is exact and breaks
+    # ties between equal towers deterministically.
+    key = np.rint(towers / lsb).astype(np.int32) * (N_ETA * N_PHI) + np.arange(N_ETA * N_PHI, dtype=np.int32).reshape(
+        1, N_ETA, N_PHI)
     w = 2 * half + 1
-    window_max = maximum_filter(key, size=(1, w, w), mode=("constant", "constant", "wrap"), cval=0.0)
+    window_max = maximum_filter(key, size=(1, w, w), mode=("constant", "constant", "wrap"), cval=0)
     return (key == window_max) & (towers > seed_threshold)
 
 
@@ -145,7 +144,7 @@ def _rank_into_slots(event, pt, eta, phi, n, k, object_class) -> np.ndarray:
 
 def _jets(total, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
     et = boxes.window(4) - pileup
-    seeds = _local_maxima(total, 4, cfg.jet_seed_gev)
+    seeds = _local_maxima(total, 4, cfg.jet_seed_gev, cfg.tower_lsb_gev)
     accept = seeds & (et >= cfg.jet_min_pt_gev) & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta)
     return _top_objects(accept, np.floor(et / cfg.tower_lsb_gev) * cfg.tower_lsb_gev, N_JETS, CLASS_JET)
 
@@ -157,7 +156,7 @@ def _egamma(em, had, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) 
     isolation = boxes.window(4) - boxes.window(1) - pileup * (72 / 81)
     safe_em = np.maximum(cluster_em, 1e-9)
     accept = (
-        _local_maxima(em, 1, cfg.egamma_seed_gev)
+        _local_maxima(em, 1, cfg.egamma_seed_gev, cfg.tower_lsb_gev)
         & (cluster_em >= cfg.egamma_min_pt_gev)
         & (cluster_had / safe_em <= cfg.egamma_max_h_over_e)
         & (isolation / safe_em <= cfg.egamma_max_rel_iso)
@@ -166,15 +165,15 @@ def _egamma(em, had, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) 
     return _top_objects(accept, cluster_em, N_EGAMMA, CLASS_EGAMMA)
 
 
-def _muons(events: ParticleTable, event_of, n, cfg: EmulationConfig, rng) -> np.ndarray:
-    sel = np.flatnonzero(events.kind == KIND_MUON)
-    pt = events.pt[sel] * (1 + cfg.muon_pt_resolution * rng.standard_normal(len(sel)))
+def _muons(crossings: Crossings, cfg: EmulationConfig, rng) -> np.ndarray:
+    n_mu = len(crossings.muon_pt)
+    pt = crossings.muon_pt * (1 + cfg.muon_pt_resolution * rng.standard_normal(n_mu))
     pt = np.floor(np.maximum(pt, 0) / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
-    eta = events.eta[sel] + 0.01 * rng.standard_normal(len(sel))
-    phi = events.phi[sel] + 0.01 * rng.standard_normal(len(sel))
+    eta = crossings.muon_eta + 0.01 * rng.standard_normal(n_mu)
+    phi = crossings.muon_phi + 0.01 * rng.standard_normal(n_mu)
     phi = (phi + np.pi) % (2 * np.pi) - np.pi
     ok = (pt >= cfg.muon_min_pt_gev) & (np.abs(eta) <= cfg.muon_max_eta)
-    return _rank_into_slots(event_of[sel][ok], pt[ok], eta[ok], phi[ok], n, N_MUONS, CLASS_MUON)
+    return _rank_into_slots(crossings.muon_event[ok], pt[ok], eta[ok], phi[ok], crossings.n_events, N_MUONS, CLASS_MUON)
 
 
 def _met(total, cfg: EmulationConfig) -> np.ndarray:

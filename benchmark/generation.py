@@ -54,12 +54,14 @@ class ParticleTable:
         lo, hi = self.offsets[start], self.offsets[stop]
         return replace(self, offsets=self.offsets[start : stop + 1] - lo, **{k: v[lo:hi] for k, v in self.columns().items()})
 
-    def take(self, interactions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flat particle indices of the given interactions, and for each particle its position in ``interactions``."""
-        counts = self.counts()[interactions]
-        owner = np.repeat(np.arange(len(interactions)), counts)
-        starts = np.repeat(self.offsets[interactions] - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-        return starts + np.arange(counts.sum()), owner
+
+
+def gather_ranges(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the entries of groups ``which`` (given group ``offsets``), and each entry's position in ``which``."""
+    counts = np.diff(offsets)[which]
+    owner = np.repeat(np.arange(len(which)), counts)
+    starts = np.repeat(offsets[which] - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return starts + np.arange(counts.sum()), owner
 
 
 def pythia_seed(*parts: object) -> int:
@@ -136,40 +138,91 @@ def concatenate(tables: list[ParticleTable]) -> ParticleTable:
     )
 
 
+@dataclass(frozen=True)
+class Crossings:
+    """What the Level-1 trigger sees of ``n_events`` bunch crossings, flat with event indices.
+
+    Calorimeter deposits carry one integer ``deposit_cell`` = (ieta * N_PHI + iphi) * 2 + layer (0 EM, 1 hadronic);
+    muons keep their direction. Deposits need no order; muons are ordered by event.
+    """
+
+    n_events: int
+    deposit_event: np.ndarray  # int64
+    deposit_cell: np.ndarray  # int32
+    deposit_pt: np.ndarray  # float32
+    muon_event: np.ndarray  # int64
+    muon_pt: np.ndarray
+    muon_eta: np.ndarray
+    muon_phi: np.ndarray
+
+    @classmethod
+    def from_table(cls, table: ParticleTable) -> Crossings:
+        """One crossing per interaction of ``table`` (no pile-up)."""
+        event = np.repeat(np.arange(table.n_interactions), table.counts())
+        calo, mu = table.kind != KIND_MUON, table.kind == KIND_MUON
+        return cls(
+            table.n_interactions, event[calo], _cell(table.ieta[calo], table.iphi[calo], table.kind[calo]),
+            table.pt[calo], event[mu], table.pt[mu], table.eta[mu], table.phi[mu],
+        )
+
+
+def _cell(ieta: np.ndarray, iphi: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    return (ieta.astype(np.int32) * N_PHI + iphi) * 2 + (kind == KIND_HAD)
+
+
+class PileupPool:
+    """Minimum-bias interactions prepared once for overlay: calorimeter deposits and muons apart, grouped per interaction."""
+
+    def __init__(self, table: ParticleTable):
+        interaction = np.repeat(np.arange(table.n_interactions), table.counts())
+        calo, mu = table.kind != KIND_MUON, table.kind == KIND_MUON
+        self.n_interactions = table.n_interactions
+        self.calo_offsets = _offsets(interaction[calo], table.n_interactions)
+        self.calo_ieta, self.calo_iphi = table.ieta[calo], table.iphi[calo]
+        self.calo_layer = (table.kind[calo] == KIND_HAD).astype(np.int8)
+        self.calo_pt = table.pt[calo]
+        self.muon_offsets = _offsets(interaction[mu], table.n_interactions)
+        self.muon_pt, self.muon_eta, self.muon_phi = table.pt[mu], table.eta[mu], table.phi[mu]
+
+
+def _offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n_groups)))).astype(np.int64)
+
+
 def overlay_pileup(
-    hard: ParticleTable | None, n_events: int, pool: ParticleTable, mu: float, rng: np.random.Generator
-) -> tuple[ParticleTable, np.ndarray]:
-    """Events made of an optional hard interaction each plus Poisson(mu) interactions drawn from the pool.
+    hard: ParticleTable | None, n_events: int, pool: PileupPool, mu: float, rng: np.random.Generator
+) -> tuple[Crossings, np.ndarray]:
+    """Crossings made of an optional hard interaction each plus Poisson(mu) interactions drawn from the pool.
 
     Pool interactions are reused, so each draw is rotated in phi by a whole number of trigger towers (2 pi / 72) and
     mirrored in eta with probability 1/2; this keeps the tower pattern exact while multiplying the pool's variety by 144.
-    Returns the merged table (one entry per event) and the number of pile-up interactions of each event.
-    Tower indices travel with the particles (shifted and mirrored, never recomputed).
+    Tower indices travel with the deposits (shifted and mirrored, never recomputed). Returns the crossings and the
+    number of pile-up interactions in each.
     """
     n_pileup = rng.poisson(mu, size=n_events)
     draws = rng.integers(pool.n_interactions, size=int(n_pileup.sum()))
-    phi_steps = rng.integers(72, size=len(draws))
-    eta_sign = np.where(rng.random(len(draws)) < 0.5, -1, 1).astype(np.float32)
-
-    index, draw_of = pool.take(draws)
+    phi_steps = rng.integers(N_PHI, size=len(draws))
+    mirrored = rng.random(len(draws)) < 0.5
     event_of_draw = np.repeat(np.arange(n_events), n_pileup)
-    steps = phi_steps[draw_of]
-    mirrored = eta_sign[draw_of] < 0
-    phi = pool.phi[index] + (steps * (2 * np.pi / N_PHI)).astype(np.float32)
-    pileup = {
-        "pt": pool.pt[index],
-        "eta": pool.eta[index] * eta_sign[draw_of],
-        "phi": ((phi + np.pi) % (2 * np.pi) - np.pi).astype(np.float32),
-        "kind": pool.kind[index],
-        "ieta": np.where(mirrored, N_ETA - 1 - pool.ieta[index], pool.ieta[index]).astype(np.int16),
-        "iphi": ((pool.iphi[index] + steps) % N_PHI).astype(np.int16),
-    }
-    event = event_of_draw[draw_of]
-    if hard is None:
-        return ParticleTable.from_columns(np.bincount(event, minlength=n_events), **pileup), n_pileup
-    if hard.n_interactions != n_events:
-        raise ValueError("one hard interaction per event is needed")
-    event = np.concatenate((event, np.repeat(np.arange(n_events), hard.counts())))
-    order = np.argsort(event, kind="stable")
-    merged = {k: np.concatenate((v, hard.columns()[k]))[order] for k, v in pileup.items()}
-    return ParticleTable.from_columns(np.bincount(event, minlength=n_events), **merged), n_pileup
+
+    index, draw = gather_ranges(pool.calo_offsets, draws)
+    ieta = pool.calo_ieta[index]
+    ieta = np.where(mirrored[draw], N_ETA - 1 - ieta, ieta)
+    iphi = (pool.calo_iphi[index] + phi_steps[draw]) % N_PHI
+    cell = (ieta.astype(np.int32) * N_PHI + iphi) * 2 + pool.calo_layer[index]
+    deposits = [(event_of_draw[draw], cell, pool.calo_pt[index])]
+
+    index, draw = gather_ranges(pool.muon_offsets, draws)
+    phi = pool.muon_phi[index] + (phi_steps[draw] * (2 * np.pi / N_PHI)).astype(np.float32)
+    muons = [(event_of_draw[draw], pool.muon_pt[index], np.where(mirrored[draw], -1, 1) * pool.muon_eta[index],
+              ((phi + np.pi) % (2 * np.pi) - np.pi).astype(np.float32))]
+    if hard is not None:
+        if hard.n_interactions != n_events:
+            raise ValueError("one hard interaction per event is needed")
+        own = Crossings.from_table(hard)
+        deposits.append((own.deposit_event, own.deposit_cell, own.deposit_pt))
+        muons.append((own.muon_event, own.muon_pt, own.muon_eta, own.muon_phi))
+    dep = [np.concatenate(c) for c in zip(*deposits, strict=True)]
+    mus = [np.concatenate(c) for c in zip(*muons, strict=True)]
+    order = np.argsort(mus[0], kind="stable")
+    return Crossings(n_events, *dep, *(c[order] for c in mus)), n_pileup

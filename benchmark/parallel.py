@@ -44,7 +44,8 @@ class _Dask:
     def run(self, fn: Callable, jobs: Sequence, shared=None, on_done: Callable | None = None) -> list:
         from distributed import as_completed
 
-        shared_future = self.client.scatter(shared, broadcast=True) if shared is not None else None
+        # hash=False: a fresh key per call, so a previous call releasing its copy cannot take this one with it
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         futures = [self.client.submit(fn, job, shared_future, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):

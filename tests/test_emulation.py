@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 from l1ad.benchmark.emulation import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON, emulate
-from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable, overlay_pileup
-from l1ad.benchmark.geometry import ETA_CENTERS, N_ETA, tower_index
+from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, Crossings, ParticleTable, PileupPool, overlay_pileup
+from l1ad.benchmark.geometry import N_ETA, N_PHI, tower_index
 
 from l1ad.config import EmulationConfig
 
@@ -20,8 +20,12 @@ def table(events):
     )
 
 
+def crossings(events):
+    return Crossings.from_table(table(events))
+
+
 def test_single_photon_becomes_egamma_jet_and_met():
-    out = emulate(table([[(50.0, 0.5, 1.0, KIND_EM)]]), CLEAN, np.random.default_rng(0)).particles[0]
+    out = emulate(crossings([[(50.0, 0.5, 1.0, KIND_EM)]]), CLEAN, np.random.default_rng(0)).particles[0]
     met, eg, jet = out[0], out[1], out[9]
     assert met[3] == CLASS_MET and met[1] == 0
     assert met[0] == pytest.approx(50.0, abs=0.5)
@@ -33,7 +37,7 @@ def test_single_photon_becomes_egamma_jet_and_met():
 
 
 def test_hadron_is_a_jet_not_an_egamma():
-    out = emulate(table([[(80.0, -1.2, -2.0, KIND_HAD)]]), CLEAN, np.random.default_rng(0)).particles[0]
+    out = emulate(crossings([[(80.0, -1.2, -2.0, KIND_HAD)]]), CLEAN, np.random.default_rng(0)).particles[0]
     assert np.all(out[1:5] == 0)
     assert out[9, 3] == CLASS_JET and out[9, 0] == pytest.approx(80.0, abs=1.0)
 
@@ -41,7 +45,7 @@ def test_hadron_is_a_jet_not_an_egamma():
 def test_muon_goes_to_muon_slots_only_inside_acceptance():
     events = [[(30.0, 0.3, 0.0, KIND_MUON)], [(30.0, 2.6, 0.0, KIND_MUON)]]
     cfg = CLEAN.model_copy(update={"muon_pt_resolution": 0.0})
-    out = emulate(table(events), cfg, np.random.default_rng(0)).particles
+    out = emulate(crossings(events), cfg, np.random.default_rng(0)).particles
     assert out[0, 5, 3] == CLASS_MUON and out[0, 5, 0] == 30.0
     assert np.all(out[1, 5:9] == 0)
     assert out[0, 9, 0] == 0  # muons leave no calorimeter jet
@@ -51,7 +55,7 @@ def test_objects_are_pt_ordered_and_capped():
     # 12 isolated jets: two eta rows 23 towers apart, six phi positions 12 towers apart (windows are 9 x 9).
     positions = [(eta, -np.pi + (12 * k + 6) * 2 * np.pi / 72) for eta in (-1.0, 1.0) for k in range(6)]
     jets = [(20.0 + 10 * i, eta, phi, KIND_HAD) for i, (eta, phi) in enumerate(positions)]
-    out = emulate(table([jets]), CLEAN, np.random.default_rng(0)).particles[0]
+    out = emulate(crossings([jets]), CLEAN, np.random.default_rng(0)).particles[0]
     pts = out[9:, 0]
     assert np.all(pts > 0) and np.all(np.diff(pts) <= 0)
     assert np.all(out[9:, 3] == CLASS_JET)
@@ -60,32 +64,35 @@ def test_objects_are_pt_ordered_and_capped():
 
 
 def test_jets_beyond_acceptance_are_dropped():
-    out = emulate(table([[(100.0, 4.5, 0.0, KIND_HAD)]]), CLEAN, np.random.default_rng(0)).particles[0]
+    out = emulate(crossings([[(100.0, 4.5, 0.0, KIND_HAD)]]), CLEAN, np.random.default_rng(0)).particles[0]
     assert np.all(out[9:] == 0)
     assert out[0, 0] == pytest.approx(100.0, abs=0.5)  # still in MET
 
 
 def test_regions_hold_central_energy_only():
     events = [[(40.0, 0.1, 0.1, KIND_HAD), (25.0, 3.5, 0.1, KIND_HAD)]]
-    regions = emulate(table(events), CLEAN, np.random.default_rng(0)).regions
+    regions = emulate(crossings(events), CLEAN, np.random.default_rng(0)).regions
     assert regions.shape == (1, 18, 14) and regions.dtype == np.uint16
     assert regions.sum() == 40
 
 
 def test_pileup_overlay_keeps_particles_and_maps_towers():
     rng = np.random.default_rng(5)
-    pool = table([[(1.0 + i, 0.2 * i - 2, 0.3 * i - 3, KIND_HAD)] for i in range(20)])
-    hard = table([[(100.0, 0.0, 0.0, KIND_EM)], [(90.0, 1.0, 1.0, KIND_EM)]])
-    merged, n_pu = overlay_pileup(hard, 2, pool, mu=5, rng=rng)
-    assert merged.n_interactions == 2
-    assert list(merged.counts()) == list(n_pu + 1)
-    ieta, iphi = tower_index(merged.eta, merged.phi)
-    assert np.mean(ieta == merged.ieta) > 0.99 and np.mean(iphi == merged.iphi) > 0.99
-    assert np.all(merged.ieta < N_ETA) and np.all(np.abs(ETA_CENTERS[merged.ieta] - merged.eta) < 0.2)
+    pool_table = table([[(1.0 + i, 0.2 * i - 2, 0.3 * i - 3, KIND_HAD)] for i in range(20)])
+    hard = table([[(100.0, 0.0, 0.0, KIND_EM)], [(90.0, 1.0, 1.0, KIND_EM), (30.0, 0.5, 0.5, KIND_MUON)]])
+    merged, n_pu = overlay_pileup(hard, 2, PileupPool(pool_table), mu=5, rng=rng)
+    layer = merged.deposit_cell % 2
+    assert np.bincount(merged.deposit_event, minlength=2).tolist() == (n_pu + 1).tolist()
+    assert np.bincount(merged.deposit_event[layer == 0], minlength=2).tolist() == [1, 1]  # the hard photons
+    ieta = merged.deposit_cell // 2 // N_PHI
+    for pt, eta in zip(merged.deposit_pt[layer == 1], ieta[layer == 1], strict=True):
+        original = pool_table.ieta[int(round(pt)) - 1]
+        assert eta in (original, N_ETA - 1 - original)  # rotated in phi, possibly mirrored in eta
+    assert merged.muon_event.tolist() == [1] and merged.muon_pt.tolist() == [30.0]
 
 
 def test_same_seed_same_output():
-    rng_events = table([[(50.0, 0.5, 1.0, KIND_EM), (40.0, -0.5, 2.0, KIND_HAD)]] * 3)
+    rng_events = crossings([[(50.0, 0.5, 1.0, KIND_EM), (40.0, -0.5, 2.0, KIND_HAD)]] * 3)
     a = emulate(rng_events, EmulationConfig(), np.random.default_rng(9))
     b = emulate(rng_events, EmulationConfig(), np.random.default_rng(9))
     assert np.array_equal(a.particles, b.particles) and np.array_equal(a.regions, b.regions)
