@@ -20,14 +20,14 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from tqdm.auto import tqdm
+
+from l1ad import __version__
 from l1ad.benchmark.dataset import BACKGROUND_SPLITS, MANIFEST, Dataset, Sample, load_dataset, write_sample
 from l1ad.benchmark.emulation import emulate
 from l1ad.benchmark.generation import ParticleTable, PileupPool, concatenate, generate, overlay_pileup, pythia_seed
 from l1ad.benchmark.parallel import Execution, executor
 from l1ad.benchmark.processes import PROCESSES
-from tqdm.auto import tqdm
-
-from l1ad import __version__
 from l1ad.config import DatasetConfig
 
 BLIND = "blind"

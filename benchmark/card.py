@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
 from l1ad.benchmark.dataset import Dataset
 from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE
 from l1ad.benchmark.plots import hep_pyplot

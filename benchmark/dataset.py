@@ -16,8 +16,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from l1ad.benchmark.emulation import N_OBJECTS, N_REGION_ETA, N_REGION_PHI, PARTICLE_CLASSES, PARTICLE_NAMES
 
+from l1ad.benchmark.emulation import N_OBJECTS, N_REGION_ETA, N_REGION_PHI, PARTICLE_CLASSES, PARTICLE_NAMES
 from l1ad.errors import L1adError, first_line
 
 MANIFEST = "dataset.json"

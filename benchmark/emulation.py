@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from l1ad.benchmark.generation import Crossings
-from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, N_ETA, N_PHI, PHI_CENTERS
 from scipy.ndimage import maximum_filter
 
+from l1ad.benchmark.generation import Crossings
+from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, N_ETA, N_PHI, PHI_CENTERS
 from l1ad.config import EmulationConfig
 
 N_REGION_PHI, N_REGION_ETA = 18, 14

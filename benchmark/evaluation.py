@@ -17,9 +17,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
+
 from l1ad.benchmark.dataset import Dataset
 from l1ad.benchmark.metrics import efficiency_at_rate, roc_auc
-
 from l1ad.config import EvaluationConfig
 from l1ad.errors import L1adError
 

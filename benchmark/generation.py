@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields, replace
 
 import awkward as ak
 import numpy as np
+
 from l1ad.benchmark.geometry import MAX_CALORIMETER_ETA, N_ETA, N_PHI, tower_index
 from l1ad.benchmark.processes import COMMON_SETTINGS, PROCESSES
-
 from l1ad.errors import L1adError
 
 # Particle kinds as the calorimeter and muon system see them.

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from tqdm.auto import tqdm
+
+from l1ad import __version__
 from l1ad.benchmark.build import dataset_digest
 from l1ad.benchmark.dataset import MANIFEST, Dataset, load_dataset
 from l1ad.benchmark.generation import pythia_seed
 from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES, JetSample, ResimulatedJets, generate_jets, resimulate
 from l1ad.benchmark.parallel import Execution, executor
-from tqdm.auto import tqdm
-
-from l1ad import __version__
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import L1adError, first_line
 

@@ -59,9 +59,9 @@ from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
+
 from l1ad.benchmark.generation import INVISIBLE_PDG_IDS, pythia_seed
 from l1ad.benchmark.processes import COMMON_SETTINGS
-
 from l1ad.errors import L1adError
 
 JET_CLASSES: tuple[str, ...] = ("q", "g", "W", "Z", "t")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from l1ad.errors import L1adError, first_line
 
+WORKER_CHECK_SECONDS = 30
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -38,21 +40,34 @@ class _InProcess:
 
 
 class _Dask:
-    def __init__(self, client):
+    def __init__(self, client, *, owns_workers: bool):
         self.client = client
+        self.owns_workers = owns_workers  # a LocalCluster of ours: no workers means they died, not "not yet started"
 
     def run(self, fn: Callable, jobs: Sequence, shared=None, on_done: Callable | None = None) -> list:
-        from distributed import as_completed
+        from distributed import wait
 
         # hash=False: a fresh key per call, so a previous call releasing its copy cannot take this one with it
         shared_future = self.client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         futures = [self.client.submit(fn, job, shared_future, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            if future.status == "error":
-                raise future.exception()
-            if on_done is not None:
-                on_done(jobs[index[future.key]])
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=WORKER_CHECK_SECONDS, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                if self.owns_workers and not self.client.scheduler_info()["workers"]:
+                    raise L1adError("the local Dask cluster lost all its workers (killed or out of memory)") from None
+                continue
+            for future in done:
+                if future.status == "error":
+                    exc = future.exception()
+                    if isinstance(exc, L1adError):
+                        raise exc
+                    raise L1adError(f"a generation task failed on a Dask worker: {type(exc).__name__}: "
+                                    f"{first_line(exc)}") from None
+                if on_done is not None:
+                    on_done(jobs[index[future.key]])
         return self.client.gather(futures)
 
 
@@ -75,7 +90,7 @@ def executor(execution: Execution) -> Iterator[_InProcess | _Dask]:
     except (OSError, TimeoutError) as exc:
         raise L1adError(f"Dask scheduler {execution.scheduler or 'LocalCluster'}: {first_line(exc)}") from None
     try:
-        yield _Dask(client)
+        yield _Dask(client, owns_workers=cluster is not None)
     finally:
         client.close()
         if cluster is not None:

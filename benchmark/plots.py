@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from l1ad.benchmark.metrics import efficiency_vs_rate
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from l1ad.benchmark.emulation import N_OBJECTS
 
+from l1ad.benchmark.emulation import N_OBJECTS
 from l1ad.errors import L1adError
 
 

@@ -1,1 +1,1 @@
-"""l1ad stage."""
+"""Firmware: hls4ml projects of saved models, the bit-accurate C++ emulation and its agreement with Keras."""

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from l1ad.models.autoencoder import masked_mse_score
 
 from l1ad.config import FirmwareConfig
 from l1ad.errors import L1adError, first_line
+from l1ad.models.autoencoder import masked_mse_score
 
 
 @dataclass(frozen=True)

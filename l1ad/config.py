@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from l1ad.errors import L1adError
 
@@ -214,6 +214,7 @@ class ModelConfig(_Strict):
     encoder_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
     latent_dim: int = Field(3, gt=0)
     quantization: QuantizationConfig = QuantizationConfig()
+    params: dict[str, float | int | str] = Field(default_factory=dict, description="family-specific settings")
 
     @field_validator("name")
     @classmethod
@@ -223,6 +224,16 @@ class ModelConfig(_Strict):
         if name not in MODELS:
             raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
         return name
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ModelConfig:
+        from l1ad.models.registry import MODELS
+
+        unknown = sorted(set(self.params) - set(MODELS[self.name].params))
+        if unknown:
+            accepted = ", ".join(MODELS[self.name].params) or "none"
+            raise ValueError(f"model {self.name!r} has no parameter {unknown[0]!r} (accepted: {accepted})")
+        return self
 
 
 class TrainingConfig(_Strict):
@@ -273,7 +284,7 @@ class RunConfig(_Strict):
     seed: int = Field(42, ge=0, lt=2**31)
     output_dir: str
     dataset: DatasetConfig
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = Field(default_factory=ModelConfig)  # deferred: its validator imports the model registry
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     firmware: FirmwareConfig = FirmwareConfig()

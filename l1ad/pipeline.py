@@ -20,7 +20,6 @@ from pathlib import Path
 
 from l1ad import __version__
 from l1ad.config import RunConfig
-from l1ad.errors import L1adError
 from l1ad.tracking import flatten_params, stage_run, tracking_uri
 
 
@@ -114,10 +113,10 @@ class Pipeline:
     def train(self):
         import mlflow
 
-        from l1ad.models.detector import AutoencoderDetector
+        from l1ad.models.registry import detector_class
 
         dataset = self._dataset()
-        detector = AutoencoderDetector(self.cfg.model, self.cfg.training, seed=self.cfg.seed)
+        detector = detector_class(self.cfg.model.name)(self.cfg.model, self.cfg.training, seed=self.cfg.seed)
         started = time.time()
         with self._run("train") as run:
             mlflow.log_params(flatten_params({"model": self.cfg.model.model_dump(), "training": self.cfg.training.model_dump(),
@@ -130,17 +129,15 @@ class Pipeline:
                 mlflow.log_metrics(dict(zip(detector.history, values, strict=True)), step=epoch)
             detector.save(self.paths.model)
             mlflow.log_artifacts(str(self.paths.model), artifact_path="model")
-        best = min(detector.history.get("val_loss", detector.history["loss"]))
-        self.log(f"trained {self.cfg.model.name}: {len(detector.history['loss'])} epochs, best validation loss {best:.4f} "
-                 f"-> {self.paths.model} [{time.time() - started:.0f} s]")
+        summary = (f"{len(detector.history['loss'])} epochs, best validation loss {min(detector.history['val_loss']):.4f}"
+                   if "val_loss" in detector.history else "fitted")
+        self.log(f"trained {self.cfg.model.name}: {summary} -> {self.paths.model} [{time.time() - started:.0f} s]")
         return detector
 
     def _detector(self):
-        from l1ad.models.detector import AutoencoderDetector
+        from l1ad.models.io import load_detector
 
-        if not (self.paths.model / "model.json").is_file():
-            raise L1adError(f"{self.paths.model}: no trained model; run 'l1ad train' first")
-        return AutoencoderDetector.load(self.paths.model)
+        return load_detector(self.paths.model)
 
     def evaluate(self):
         import mlflow
@@ -172,6 +169,13 @@ class Pipeline:
         from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, write_report
 
         dataset, detector = self._dataset(), self._detector()
+        if not hasattr(detector, "keras_model"):
+            self.paths.firmware.mkdir(parents=True, exist_ok=True)
+            report = {"model": self.cfg.model.name, "agreement": [],
+                      "source": "not applicable: scikit-learn models have no hls4ml conversion"}
+            write_report(self.paths.firmware / "firmware.json", report)
+            self.log(f"firmware: {report['source']}")
+            return report
         keras_scores = read_scores(self.paths.evaluation / "scores.h5")
         table = read_table(self.paths.evaluation)
         thresholds = dict(zip(table.working_point, table.threshold, strict=True))
@@ -221,7 +225,8 @@ class Pipeline:
         if fw_path.is_file():
             fw = json.loads(fw_path.read_text())
             events = sum(a["n_events"] for a in fw["agreement"])
-            mismatch = sum(a["decision_mismatch_events"][label] for a in fw["agreement"]) / events
+            if events:
+                mismatch = sum(a["decision_mismatch_events"][label] for a in fw["agreement"]) / events
             fw_source = fw["source"]
         first = rows.iloc[0]
         entry = Entry(

@@ -1,1 +1,1 @@
-"""l1ad stage."""
+"""The leaderboard: entries in ``board.json`` and the rendered ``LEADERBOARD.md``."""

@@ -9,8 +9,8 @@ fixed-point values the firmware receives. The score is the reconstruction MSE ov
 from __future__ import annotations
 
 import numpy as np
-from l1ad.benchmark.emulation import N_OBJECTS
 
+from l1ad.benchmark.emulation import N_OBJECTS
 from l1ad.config import ModelConfig
 
 N_FEATURES = 3  # pT, eta, phi per object

@@ -17,21 +17,18 @@ code or serialized Python object from the files is ever executed: a tampered fil
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
-from l1ad.benchmark.preprocessing import PtScaler
-from l1ad.models.autoencoder import masked_mse_loss, masked_mse_score
-from l1ad.models.registry import MODELS
-from pydantic import ValidationError
 
 from l1ad import __version__
-from l1ad.config import ModelConfig, TrainingConfig, describe_validation_error
+from l1ad.benchmark.preprocessing import PtScaler
+from l1ad.config import ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, first_line
+from l1ad.models.autoencoder import masked_mse_loss, masked_mse_score
+from l1ad.models.io import PREPROCESSING, check_particles, configs_from_meta, read_json, read_meta, write_model_dir
+from l1ad.models.registry import MODELS
 
-FORMAT = "l1ad-model/1"
 WEIGHTS = "weights.h5"
 
 
@@ -51,17 +48,17 @@ class AutoencoderDetector:
     def fit(self, particles: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
         import tensorflow as tf
 
-        _check_particles(particles, "training data")
+        check_particles(particles, "training data")
         tf.keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
         self.scaler = PtScaler().fit(particles)
-        self.keras_model = MODELS[self.model_config.name].build(self.model_config)
+        self.keras_model = MODELS[self.model_config.name].build(self.model_config, self.seed)
         t = self.training_config
         self.keras_model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=masked_mse_loss)
         x = self.model_inputs(particles)
         val = None
         if validation is not None:
-            _check_particles(validation, "validation data")
+            check_particles(validation, "validation data")
             xv = self.model_inputs(validation)
             val = (xv, xv)
         monitor = "val_loss" if val is not None else "loss"
@@ -83,7 +80,7 @@ class AutoencoderDetector:
         return self.keras_model.predict(inputs, batch_size=batch_size, verbose=0)
 
     def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
-        _check_particles(particles, "input data")
+        check_particles(particles, "input data")
         x = self.model_inputs(particles)
         return masked_mse_score(x, self.reconstruct(x))
 
@@ -93,57 +90,31 @@ class AutoencoderDetector:
 
     # -- persistence --------------------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory atomically (an existing one is replaced only once the new one is complete)."""
         self._check_fitted()
-        directory = Path(directory)
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.keras_model.save_weights(tmp / WEIGHTS)
-        (tmp / "preprocessing.json").write_text(json.dumps(self.scaler.to_dict(), indent=2))
+        q = self.model_config.quantization
         meta = {
-            "format": FORMAT,
+            "family": "keras",
             "model": self.model_config.model_dump(),
             "training": self.training_config.model_dump(),
             "seed": self.seed,
             "score": "masked reconstruction MSE over present objects (higher = more anomalous)",
             "input": {
                 "layout": "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0",
-                "quantizer": {
-                    "bits": self.model_config.quantization.input_bits,
-                    "integer_bits": self.model_config.quantization.input_integer_bits,
-                    "signed": True,
-                },
+                "quantizer": {"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True},
             },
             "history": self.history,
             "provenance": {"l1ad_version": __version__, **self.provenance},
         }
-        (tmp / "model.json").write_text(json.dumps(meta, indent=2))
-        if directory.exists():
-            old = directory.with_name(directory.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-            tmp.rename(directory)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(directory)
-        return directory
+        return write_model_dir(directory, meta, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
 
     @classmethod
     def load(cls, directory: str | Path) -> AutoencoderDetector:
         directory = Path(directory)
-        meta = _read_json(directory / "model.json", "model metadata")
-        if meta.get("format") != FORMAT:
-            raise L1adError(f"{directory / 'model.json'}: unsupported model format {meta.get('format')!r}, expected {FORMAT!r}")
-        try:
-            model_cfg = ModelConfig.model_validate(meta["model"])
-            training_cfg = TrainingConfig.model_validate(meta["training"])
-        except (KeyError, ValidationError) as exc:
-            what = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"missing {exc}"
-            raise L1adError(f"{directory / 'model.json'}: invalid model description ({what})") from None
+        meta = read_meta(directory)
+        model_cfg, training_cfg = configs_from_meta(meta, directory)
         detector = cls(model_cfg, training_cfg, seed=int(meta.get("seed", 0)))
-        detector.scaler = PtScaler.from_dict(_read_json(directory / "preprocessing.json", "preprocessing"))
-        detector.keras_model = _load_weights(MODELS[model_cfg.name].build(model_cfg), directory / WEIGHTS)
+        detector.scaler = PtScaler.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
+        detector.keras_model = _load_weights(MODELS[model_cfg.name].build(model_cfg, detector.seed), directory / WEIGHTS)
         detector.history = meta.get("history", {})
         detector.provenance = meta.get("provenance", {})
         return detector
@@ -165,26 +136,3 @@ def _load_weights(keras_model, path: Path):
     except Exception as exc:  # h5py/Keras raise several types; all mean "these weights do not fit this model"
         raise L1adError(f"{path}: weights do not match the model in model.json ({first_line(exc)})") from None
     return keras_model
-
-
-def _check_particles(particles: np.ndarray, what: str) -> None:
-    if not isinstance(particles, np.ndarray) or particles.ndim != 3 or particles.shape[1:] != (19, 4):
-        shape = getattr(particles, "shape", type(particles).__name__)
-        raise L1adError(f"{what}: expected trigger objects of shape (N, 19, 4), got {shape}")
-    if len(particles) == 0:
-        raise L1adError(f"{what}: no events")
-    if not np.isfinite(particles).all():
-        raise L1adError(f"{what}: contains NaN or Inf")
-
-
-def _read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise L1adError(f"{path}: missing {what} file")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise L1adError(f"{path}: corrupt {what} ({first_line(exc)})") from None
-    if not isinstance(data, dict):
-        raise L1adError(f"{path}: {what} must be a JSON object")
-    return data
-

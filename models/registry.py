@@ -1,28 +1,61 @@
-"""Model names that configs may use, and how each is built."""
+"""Model names that configs may use: the family (which detector class trains and saves it), its builder and the
+``params`` it accepts with their defaults."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     description: str
-    build: Callable  # ModelConfig -> Keras model
+    family: str  # "keras" or "sklearn"
+    build: Callable  # (ModelConfig, seed) -> Keras model or unfitted estimator
+    params: dict = field(default_factory=dict)  # accepted params and defaults
+
+    def param(self, cfg, key: str):
+        return cfg.params.get(key, self.params[key])
 
 
-def _dense_ae(cfg):
+def _dense_ae(cfg, seed):
     from l1ad.models.autoencoder import build_dense_autoencoder
 
     return build_dense_autoencoder(cfg)
 
 
+def _isolation_forest(cfg, seed):
+    from sklearn.ensemble import IsolationForest
+
+    spec = MODELS["isolation_forest"]
+    return IsolationForest(n_estimators=int(spec.param(cfg, "n_estimators")), max_samples=int(spec.param(cfg, "max_samples")),
+                           random_state=seed)
+
+
+def _gmm(cfg, seed):
+    from sklearn.mixture import GaussianMixture
+
+    spec = MODELS["gmm"]
+    return GaussianMixture(n_components=int(spec.param(cfg, "n_components")), covariance_type="full",
+                           reg_covar=float(spec.param(cfg, "reg_covar")), random_state=seed)
+
+
 MODELS: dict[str, ModelSpec] = {
-    "dense_ae": ModelSpec(
-        "dense_ae",
-        "QKeras dense autoencoder on 57 trigger-object inputs (AXOL1TL-sized encoder), masked-MSE score",
-        _dense_ae,
-    ),
+    spec.name: spec
+    for spec in (
+        ModelSpec("dense_ae", "QKeras dense autoencoder on 57 trigger-object inputs (AXOL1TL-sized encoder), masked-MSE score",
+                  "keras", _dense_ae),
+        ModelSpec("isolation_forest", "scikit-learn IsolationForest on the 57 preprocessed inputs", "sklearn",
+                  _isolation_forest, {"n_estimators": 200, "max_samples": 4096}),
+        ModelSpec("gmm", "scikit-learn Gaussian mixture (full covariance) on the 57 preprocessed inputs; score = -log L",
+                  "sklearn", _gmm, {"n_components": 8, "reg_covar": 1e-3}),
+    )
 }
+
+
+def detector_class(name: str):
+    from l1ad.models.classical import ClassicalDetector
+    from l1ad.models.detector import AutoencoderDetector
+
+    return {"keras": AutoencoderDetector, "sklearn": ClassicalDetector}[MODELS[name].family]

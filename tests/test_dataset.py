@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 from conftest import tree_snapshot
-from l1ad.benchmark.dataset import Dataset, Sample, load_dataset, load_sample, write_sample
 
+from l1ad.benchmark.dataset import Dataset, Sample, load_dataset, load_sample, write_sample
 from l1ad.errors import L1adError
 
 
@@ -157,6 +157,7 @@ def test_dask_workers_give_the_same_dataset(tmp_path, tiny_config):
 @pytest.mark.slow
 def test_blind_sample_keeps_labels_apart(tmp_path, tiny_config):
     import h5py
+
     from l1ad.benchmark.build import blind_labels_path, build_dataset
 
     data = build_dataset(_small(tiny_config, background=300, per_signal=100), 6, tmp_path / "d")

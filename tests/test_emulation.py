@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+
 from l1ad.benchmark.emulation import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON, emulate
 from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, Crossings, ParticleTable, PileupPool, overlay_pileup
 from l1ad.benchmark.geometry import N_ETA, N_PHI, tower_index
-
 from l1ad.config import EmulationConfig
 
 # No noise or smearing: the answers below are exact.

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+
 from l1ad.firmware.hls import build_hls_model, compare, firmware_scores
 from l1ad.models.detector import AutoencoderDetector
 

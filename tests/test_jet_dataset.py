@@ -3,8 +3,8 @@ import json
 import h5py
 import numpy as np
 import pytest
-from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES
 
+from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES
 from l1ad.errors import L1adError
 
 pytestmark = pytest.mark.slow
@@ -13,7 +13,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def jets_dir(tmp_path_factory):
     from l1ad.benchmark.jet_dataset import build_jets_dataset
-
     from l1ad.config import dataset_definition
 
     cfg = dataset_definition("jets").resolve("tiny").model_copy(update={"shard_size": 25})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from l1ad.benchmark.jets import DOMAINS, FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
 
+from l1ad.benchmark.jets import DOMAINS, FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
 from l1ad.errors import L1adError
 
 N_PER_CLASS = 30

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
 from l1ad.benchmark.metrics import (
     clopper_pearson,
     efficiency_at_rate,
@@ -7,7 +9,6 @@ from l1ad.benchmark.metrics import (
     roc_auc,
     threshold_for_fpr,
 )
-from sklearn.metrics import roc_auc_score, roc_curve
 
 
 @pytest.fixture

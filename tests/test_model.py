@@ -3,9 +3,9 @@ import pickle
 
 import numpy as np
 import pytest
-from l1ad.models.detector import AutoencoderDetector
 
 from l1ad.errors import L1adError
+from l1ad.models.detector import AutoencoderDetector
 
 pytestmark = pytest.mark.slow
 
