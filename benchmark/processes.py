@@ -31,6 +31,29 @@ PROCESSES: dict[str, Process] = {
             ("HiggsSM:gg2H = on", "25:m0 = 60", "25:onMode = off", "25:onIfMatch = 15 -15"),
         ),
         Process(
+            "ato4l",
+            "spin-0 resonance of 50 GeV (Pythia's h0 with its mass moved) -> Z* Z* -> 4 leptons (e, mu), like ADC2021's "
+            "A(50)->4l",
+            ("HiggsSM:gg2H = on", "25:m0 = 50", "25:mMin = 40", "25:mMax = 60", "25:onMode = off",
+             "25:onIfMatch = 23 23", "23:onMode = off", "23:onIfAny = 11 13"),
+        ),
+        Process(
+            "lq_btau",
+            "pair-produced scalar leptoquark of 80 GeV decaying to b tau (like ADC2021's LQ(80)->b tau)",
+            ("LeptoQuark:gg2LQLQbar = on", "LeptoQuark:qqbar2LQLQbar = on", "42:m0 = 80", "42:0:products = 5 -15"),
+        ),
+        Process(
+            "hplus_taunu",
+            "charged scalar of 60 GeV in s-channel production (c sbar -> H+) decaying to tau nu (like ADC2021's "
+            "h+(60)->tau nu)",
+            ("Higgs:useBSM = on", "HiggsBSM:ffbar2H+- = on", "37:m0 = 60", "37:onMode = off", "37:onIfAny = 15"),
+        ),
+        Process(
+            "wlnu",
+            "W -> l nu (e, mu, tau)",
+            ("WeakSingleBoson:ffbar2W = on", "24:onMode = off", "24:onIfAny = 11 13 15"),
+        ),
+        Process(
             "zll",
             "Drell-Yan Z/gamma* -> ee or mumu with m(ll) > 60 GeV",
             (
