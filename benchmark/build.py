@@ -53,6 +53,14 @@ def blind_labels_path(directory: Path) -> Path:
     return directory.with_name(directory.name + "_blind_labels") / "blind_labels.h5"
 
 
+def cached_dataset(directory: Path, digest: str) -> Dataset | None:
+    """The dataset already in ``directory`` if its manifest records ``digest``, else None."""
+    if not (directory / MANIFEST).is_file():
+        return None
+    existing = load_dataset(directory)
+    return existing if isinstance(existing, Dataset) and existing.manifest.get("digest") == digest else None
+
+
 def _shards(sample: str, process: str | None, n_events: int, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
     starts = range(0, n_events, cfg.shard_size)
     return [ShardJob(sample, process, i, min(cfg.shard_size, n_events - s), seed, cfg) for i, s in enumerate(starts)]
@@ -96,10 +104,9 @@ def build_dataset(
     execution = execution or Execution()
     directory = Path(directory)
     digest = dataset_digest(cfg, seed)
-    if not force and (directory / MANIFEST).is_file():
-        existing = load_dataset(directory)
-        if isinstance(existing, Dataset) and existing.manifest.get("digest") == digest:
-            return existing
+    existing = None if force else cached_dataset(directory, digest)
+    if existing is not None:
+        return existing
     directory.mkdir(parents=True, exist_ok=True)
     generator = f"Pythia {version('pythia8mc')}"
     plan = sample_plan(cfg)

@@ -24,8 +24,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from l1ad import __version__
-from l1ad.benchmark.build import dataset_digest
-from l1ad.benchmark.dataset import MANIFEST, Dataset, load_dataset
+from l1ad.benchmark.build import cached_dataset, dataset_digest
+from l1ad.benchmark.dataset import MANIFEST, Dataset
 from l1ad.benchmark.generation import pythia_seed
 from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES, JetSample, ResimulatedJets, generate_jets, resimulate
 from l1ad.benchmark.parallel import Execution, executor
@@ -78,10 +78,9 @@ def build_jets_dataset(
     execution = execution or Execution()
     directory = Path(directory)
     digest = dataset_digest(cfg, seed)
-    if not force and (directory / MANIFEST).is_file():
-        existing = load_dataset(directory)
-        if isinstance(existing, Dataset) and existing.manifest.get("digest") == digest:
-            return existing
+    existing = None if force else cached_dataset(directory, digest)
+    if existing is not None:
+        return existing
     directory.mkdir(parents=True, exist_ok=True)
     jobs = _jobs(cfg, seed)
     started = time.time()
