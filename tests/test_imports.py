@@ -1,8 +1,10 @@
 """Every module must import on its own in a fresh interpreter: Dask workers unpickle tasks that way, and an import
-cycle that a long-lived process hides kills them."""
+cycle that a long-lived process hides kills them. They run from the repository root, where users type
+``python -c`` too, so a source folder there that shadows the installed namespace fails here."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,5 +18,6 @@ MODULES = [
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_imports_alone(module):
-    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr.strip().splitlines()[-1]

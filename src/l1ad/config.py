@@ -1,7 +1,7 @@
 """Run configuration: one YAML file validated into typed objects.
 
 A run config names the dataset, the model, its training, the evaluation working points, the firmware settings and where
-the leaderboard lives. Shipped configs sit in ``l1ad/configs`` and are addressed by name (``default``, ``tiny``); any other
+the leaderboard lives. Shipped configs sit in ``src/l1ad/configs`` and are addressed by name (``default``, ``tiny``); any other
 value is read as a path. Every validation problem becomes one line naming the file and the offending key.
 """
 
@@ -98,7 +98,7 @@ class DatasetSize(_Strict):
 
 
 class DatasetDefinition(_Strict):
-    """A standard, named dataset shipped in ``l1ad/configs/datasets``; ``resolve(size)`` gives its config."""
+    """A standard, named dataset shipped in ``src/l1ad/configs/datasets``; ``resolve(size)`` gives its config."""
 
     name: str
     version: str
