@@ -25,10 +25,21 @@ from tqdm.auto import tqdm
 from l1ad import __version__
 from l1ad.benchmark.dataset import BACKGROUND_SPLITS, MANIFEST, Dataset, Sample, load_dataset, write_sample
 from l1ad.benchmark.emulation import emulate
-from l1ad.benchmark.generation import ParticleTable, PileupPool, concatenate, generate, overlay_pileup, pythia_seed
+from l1ad.benchmark.generation import (
+    EventStream,
+    ParticleTable,
+    PileupPool,
+    concatenate,
+    generate,
+    overlay_pileup,
+    pythia_seed,
+)
+from l1ad.benchmark.metrics import clopper_pearson
 from l1ad.benchmark.parallel import Execution, executor
 from l1ad.benchmark.processes import PROCESSES
+from l1ad.benchmark.selection import could_pass, passes_lepton_trigger
 from l1ad.config import DatasetConfig
+from l1ad.errors import L1adError
 
 BLIND = "blind"
 
@@ -38,9 +49,36 @@ class ShardJob:
     sample: str
     process: str | None  # None: zero bias (pile-up only)
     index: int
-    n_events: int
+    n_events: int  # events the shard delivers (after the dataset's trigger, if any)
     seed: int
     dataset: DatasetConfig
+    stream: str = ""  # names the random streams; the sample name unless several processes share one sample
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream or self.sample
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    particles: np.ndarray
+    regions: np.ndarray
+    n_generated: int  # hard interactions generated to deliver the shard's events (more than them under a trigger)
+    n_emulated: int  # of which survived the generator-level veto and were emulated
+
+
+@dataclass(frozen=True)
+class Part:
+    """Events of one process in one sample; a cocktail sample has several parts."""
+
+    sample: str
+    process: str | None
+    n_events: int
+    cocktail: bool = False
+
+    @property
+    def stream(self) -> str:
+        return f"{self.sample}/{self.process}" if self.cocktail else self.sample
 
 
 def dataset_digest(cfg: DatasetConfig, seed: int) -> str:
@@ -61,9 +99,10 @@ def cached_dataset(directory: Path, digest: str) -> Dataset | None:
     return existing if isinstance(existing, Dataset) and existing.manifest.get("digest") == digest else None
 
 
-def _shards(sample: str, process: str | None, n_events: int, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
-    starts = range(0, n_events, cfg.shard_size)
-    return [ShardJob(sample, process, i, min(cfg.shard_size, n_events - s), seed, cfg) for i, s in enumerate(starts)]
+def _shards(part: Part, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
+    starts = range(0, part.n_events, cfg.shard_size)
+    return [ShardJob(part.sample, part.process, i, min(cfg.shard_size, part.n_events - s), seed, cfg, part.stream)
+            for i, s in enumerate(starts)]
 
 
 def _pool_shard(job: ShardJob, _shared=None) -> ParticleTable:
@@ -71,12 +110,13 @@ def _pool_shard(job: ShardJob, _shared=None) -> ParticleTable:
     return generate("minbias", job.n_events, pythia_seed(job.seed, cfg.name, "pool", job.index), cfg.sqrt_s_tev)
 
 
-def _sample_shard(job: ShardJob, pool: PileupPool) -> tuple[np.ndarray, np.ndarray]:
+def _sample_shard(job: ShardJob, pool: PileupPool) -> ShardResult:
     cfg = job.dataset
-    hard = None
-    if job.process is not None:
-        hard = generate(job.process, job.n_events, pythia_seed(job.seed, cfg.name, job.sample, job.index), cfg.sqrt_s_tev)
-    rng = np.random.default_rng(pythia_seed(job.seed, cfg.name, job.sample, job.index, "emulation"))
+    rng = np.random.default_rng(pythia_seed(job.seed, cfg.name, job.stream_name, job.index, "emulation"))
+    seed = pythia_seed(job.seed, cfg.name, job.stream_name, job.index)
+    if cfg.trigger is not None:
+        return _triggered_shard(job, EventStream(job.process, seed, cfg.sqrt_s_tev), pool, rng)
+    hard = generate(job.process, job.n_events, seed, cfg.sqrt_s_tev) if job.process is not None else None
     particles, regions = [], []
     for start in range(0, job.n_events, cfg.chunk_size):
         stop = min(start + cfg.chunk_size, job.n_events)
@@ -84,18 +124,63 @@ def _sample_shard(job: ShardJob, pool: PileupPool) -> tuple[np.ndarray, np.ndarr
         objects = emulate(events, cfg.emulation, rng)
         particles.append(objects.particles)
         regions.append(objects.regions)
-    return np.concatenate(particles), np.concatenate(regions)
+    return ShardResult(np.concatenate(particles), np.concatenate(regions), job.n_events, job.n_events)
 
 
-def sample_plan(cfg: DatasetConfig) -> list[tuple[str, str | None, int]]:
-    """(sample name, hard process or None, events) for every sample the dataset needs, blind parts included."""
-    plan: list[tuple[str, str | None, int]] = [(f"background_{s}", None, getattr(cfg.background, s)) for s in BACKGROUND_SPLITS]
-    plan += [(name, name, n) for name, n in cfg.signals.items()]
+def _triggered_shard(job: ShardJob, stream: EventStream, pool: PileupPool, rng: np.random.Generator) -> ShardResult:
+    """Generate chunk after chunk until ``job.n_events`` events pass the trigger; count what it took."""
+    cfg, trigger = job.dataset, job.dataset.trigger
+    particles, regions = [], []
+    n_kept = n_generated = n_emulated = 0
+    while n_kept < job.n_events:
+        if n_generated >= trigger.max_attempts_per_event * job.n_events:
+            raise L1adError(
+                f"process {job.process!r}: only {n_kept} of {n_generated} generated events pass the lepton trigger "
+                f"(pT > {trigger.min_pt_gev:g} GeV); raise trigger.max_attempts_per_event or choose another process"
+            )
+        hard = stream.next(cfg.chunk_size)
+        candidates = np.flatnonzero(could_pass(hard, trigger.min_pt_gev))
+        passed = candidates[:0]
+        if len(candidates):
+            events, _ = overlay_pileup(hard.take(candidates), len(candidates), pool, cfg.pileup_mu, rng)
+            objects = emulate(events, cfg.emulation, rng)
+            keep = np.flatnonzero(passes_lepton_trigger(objects.particles, trigger.min_pt_gev))[: job.n_events - n_kept]
+            particles.append(objects.particles[keep])
+            regions.append(objects.regions[keep])
+            passed = candidates[keep]
+        n_kept += len(passed)
+        # Count up to the event that completed the shard, so passed / generated estimates the selection efficiency.
+        used = int(passed[-1]) + 1 if n_kept == job.n_events else hard.n_interactions
+        n_generated += used
+        n_emulated += int((candidates < used).sum())
+    return ShardResult(np.concatenate(particles), np.concatenate(regions), n_generated, n_emulated)
+
+
+def sample_plan(cfg: DatasetConfig) -> list[Part]:
+    """Every part of every sample the dataset needs, blind parts included, in a fixed order."""
+
+    def background(sample: str, n: int) -> list[Part]:
+        if cfg.background_cocktail is None:
+            return [Part(sample, None, n)]
+        return [Part(sample, process, k, cocktail=True) for process, k in cocktail_counts(cfg.background_cocktail, n)]
+
+    plan = [part for s in BACKGROUND_SPLITS for part in background(f"background_{s}", getattr(cfg.background, s))]
+    plan += [Part(name, name, n) for name, n in cfg.signals.items()]
     if cfg.blind.background:
-        plan.append((f"{BLIND}_background", None, cfg.blind.background))
+        plan += background(f"{BLIND}_background", cfg.blind.background)
     if cfg.blind.per_signal:
-        plan += [(f"{BLIND}_{name}", name, cfg.blind.per_signal) for name in cfg.signals]
+        plan += [Part(f"{BLIND}_{name}", name, cfg.blind.per_signal) for name in cfg.signals]
     return plan
+
+
+def cocktail_counts(shares: dict[str, float], n_events: int) -> list[tuple[str, int]]:
+    """Split ``n_events`` by shares with the largest-remainder rule (counts add up exactly; ties go to the first)."""
+    exact = {name: share * n_events for name, share in shares.items()}
+    counts = {name: int(np.floor(x)) for name, x in exact.items()}
+    by_remainder = sorted(shares, key=lambda name: -(exact[name] - counts[name]))
+    for name in by_remainder[: n_events - sum(counts.values())]:
+        counts[name] += 1
+    return [(name, counts[name]) for name in shares if counts[name] > 0]
 
 
 def build_dataset(
@@ -110,46 +195,48 @@ def build_dataset(
     directory.mkdir(parents=True, exist_ok=True)
     generator = f"Pythia {version('pythia8mc')}"
     plan = sample_plan(cfg)
-    pool_jobs = _shards("pool", None, cfg.pileup_pool_size, seed, cfg)
-    sample_jobs = [job for name, process, n in plan for job in _shards(name, process, n, seed, cfg)]
+    pool_jobs = _shards(Part("pool", None, cfg.pileup_pool_size), seed, cfg)
+    sample_jobs = [job for part in plan for job in _shards(part, seed, cfg)]
     started = time.time()
-    with tqdm(total=cfg.pileup_pool_size + sum(n for *_, n in plan), desc=f"dataset {cfg.name}", unit="ev",
+    with tqdm(total=cfg.pileup_pool_size + sum(p.n_events for p in plan), desc=f"dataset {cfg.name}", unit="ev",
               smoothing=0.1) as bar, executor(execution) as ex:
         done = lambda job: bar.update(job.n_events)  # noqa: E731
         bar.set_postfix_str("pile-up pool")
         pool = PileupPool(concatenate(ex.run(_pool_shard, pool_jobs, on_done=done)))
-        bar.set_postfix_str("samples")
+        bar.set_postfix_str("samples" + (" (until the trigger is passed)" if cfg.trigger else ""))
         results = ex.run(_sample_shard, sample_jobs, shared=pool, on_done=done)
     seconds = time.time() - started
 
-    by_sample: dict[str, list] = {}
-    for job, result in zip(sample_jobs, results, strict=True):
-        by_sample.setdefault(job.sample, []).append(result)
+    merged = _merge_samples(cfg, seed, sample_jobs, results)
     common = {"dataset": cfg.name, "version": cfg.version, "size": cfg.size, "digest": digest, "generator": generator,
               "sqrt_s_tev": cfg.sqrt_s_tev, "pileup_mu": cfg.pileup_mu, "seed": seed, "l1ad_version": __version__,
-              "meaning": "one event = one bunch crossing with Poisson(mu) pile-up; background events are unbiased "
-                         "(zero bias), so the accepted background fraction times the collision rate is the trigger rate"}
+              "zero_bias": cfg.zero_bias, "meaning": _meaning(cfg)}
     samples_info = {}
-    for name, process, _ in plan:
+    for name, sample in merged.items():
         if name.startswith(BLIND + "_"):
             continue
-        parts = by_sample[name]
-        sample = Sample(name, np.concatenate([p for p, _ in parts]), np.concatenate([r for _, r in parts]), dict(common))
-        label = "signal" if process else "background"
-        split = "test" if process else name.removeprefix("background_")
-        sample.metadata.update(label=label, split=split, process=process or "minbias (zero bias)")
+        is_signal = name in cfg.signals
+        label = "signal" if is_signal else "background"
+        split = "test" if is_signal else name.removeprefix("background_")
+        process = name if is_signal else (" + ".join(cfg.background_cocktail) if cfg.background_cocktail else None)
+        sample.metadata.update(common, label=label, split=split, process=process or "minbias (zero bias)")
         write_sample(directory / f"{name}.h5", sample)
+        description = (PROCESSES[process or "minbias"].description if is_signal or process is None
+                       else "background cocktail: " + ", ".join(f"{p} {s:.1%}" for p, s in cfg.background_cocktail.items()))
         samples_info[name] = {"file": f"{name}.h5", "label": label, "split": split, "process": process or "minbias",
-                              "description": PROCESSES[process or "minbias"].description, "n_events": len(sample)}
+                              "description": description, "n_events": len(sample)}
     if cfg.blind.background or cfg.blind.per_signal:
-        samples_info[BLIND] = _write_blind(directory, plan, by_sample, common, seed)
+        samples_info[BLIND] = _write_blind(directory, merged, common, seed)
 
     manifest = {
         "name": cfg.name, "version": cfg.version, "size": cfg.size, "digest": digest, "seed": seed,
-        "generator": generator, "l1ad_version": __version__, "config": cfg.model_dump(), "samples": samples_info,
-        "generation_seconds": round(seconds, 1), "events_per_second": round(sum(n for *_, n in plan) / seconds, 1),
+        "generator": generator, "l1ad_version": __version__, "config": cfg.model_dump(), "zero_bias": cfg.zero_bias,
+        "samples": samples_info, "generation_seconds": round(seconds, 1),
+        "events_per_second": round(sum(p.n_events for p in plan) / seconds, 1),
         "execution": {"workers": execution.workers, "scheduler": execution.scheduler},
     }
+    if cfg.trigger is not None:
+        manifest["selection"] = _selection_summary(cfg, sample_jobs, results)
     tmp = directory / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp, directory / MANIFEST)
@@ -160,12 +247,60 @@ def build_dataset(
     return dataset
 
 
-def _write_blind(directory: Path, plan, by_sample, common: dict, seed: int) -> dict:
+def _meaning(cfg: DatasetConfig) -> str:
+    if cfg.zero_bias:
+        return ("one event = one bunch crossing with Poisson(mu) pile-up; background events are unbiased (zero bias), "
+                "so the accepted background fraction times the collision rate is the trigger rate")
+    return ("one event = one hard interaction with Poisson(mu) pile-up that passed the lepton pre-selection "
+            f"(leading e/gamma or muon pT > {cfg.trigger.min_pt_gev:g} GeV after emulation); the background is a "
+            "cocktail with fixed shares, not a stream of bunch crossings, so only false-positive rates (FPR) relative "
+            "to the pre-selected stream are meaningful, not absolute trigger rates")
+
+
+def _merge_samples(cfg: DatasetConfig, seed: int, jobs: list[ShardJob], results: list[ShardResult]) -> dict[str, Sample]:
+    """Shards -> one Sample per sample name; a cocktail's processes are interleaved by a seeded shuffle and labelled."""
+    parts: dict[str, dict[str | None, list[ShardResult]]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        parts.setdefault(job.sample, {}).setdefault(job.process, []).append(result)
+    merged = {}
+    for name, by_process in parts.items():
+        results_in_order = [r for shards in by_process.values() for r in shards]
+        particles = np.concatenate([r.particles for r in results_in_order])
+        regions = np.concatenate([r.regions for r in results_in_order])
+        sample = Sample(name, particles, regions, {})
+        if cfg.background_cocktail is not None and name.removeprefix(BLIND + "_") not in cfg.signals:
+            names = list(by_process)
+            labels = np.concatenate([np.full(sum(len(r.particles) for r in shards), i, dtype=np.int8)
+                                     for i, shards in enumerate(by_process.values())])
+            order = np.random.default_rng(pythia_seed(seed, cfg.name, name, "shuffle")).permutation(len(labels))
+            sample = Sample(name, particles[order], regions[order], {"processes": names}, processes=labels[order])
+        merged[name] = sample
+    return merged
+
+
+def _selection_summary(cfg: DatasetConfig, jobs: list[ShardJob], results: list[ShardResult]) -> dict:
+    """Per process: events generated, emulated and kept, and the measured selection efficiency (Clopper-Pearson)."""
+    totals: dict[str, list[int]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        t = totals.setdefault(job.process, [0, 0, 0])
+        t[0] += result.n_generated
+        t[1] += result.n_emulated
+        t[2] += len(result.particles)
+    summary = {"trigger": cfg.trigger.model_dump(), "source": "measured while generating (passed / generated)",
+               "processes": {}}
+    for process, (generated, emulated, passed) in totals.items():
+        lo, hi = clopper_pearson(passed, generated)
+        summary["processes"][process] = {"generated": generated, "emulated": emulated, "passed": passed,
+                                         "efficiency": passed / generated, "efficiency_interval_68": [lo, hi]}
+    return summary
+
+
+def _write_blind(directory: Path, merged: dict[str, Sample], common: dict, seed: int) -> dict:
     """Mix the blind parts, shuffle them with a seeded permutation, write features and labels apart."""
-    parts = [(name.removeprefix(BLIND + "_"), by_sample[name]) for name, *_ in plan if name.startswith(BLIND + "_")]
-    particles = np.concatenate([p for _, shards in parts for p, _ in shards])
-    regions = np.concatenate([r for _, shards in parts for _, r in shards])
-    truth = np.concatenate([np.full(sum(len(p) for p, _ in shards), i, dtype=np.int8) for i, (_, shards) in enumerate(parts)])
+    parts = [(name.removeprefix(BLIND + "_"), s) for name, s in merged.items() if name.startswith(BLIND + "_")]
+    particles = np.concatenate([s.particles for _, s in parts])
+    regions = np.concatenate([s.regions for _, s in parts])
+    truth = np.concatenate([np.full(len(s), i, dtype=np.int8) for i, (_, s) in enumerate(parts)])
     order = np.random.default_rng(pythia_seed(seed, common["dataset"], BLIND, "shuffle")).permutation(len(truth))
     sample = Sample(BLIND, particles[order], regions[order], dict(common, label="blind", split="blind", process="mixture"),
                     event_ids=np.arange(len(order), dtype=np.int64))

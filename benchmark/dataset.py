@@ -34,6 +34,7 @@ class Sample:
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     event_ids: np.ndarray | None = None  # ``EvtId``, as in ADC2021's blind file
+    processes: np.ndarray | None = None  # ``Process``: per-event index into metadata["processes"] (cocktails)
 
     def __len__(self) -> int:
         return len(self.particles)
@@ -55,6 +56,8 @@ def write_sample(path: Path, sample: Sample) -> None:
             f.create_dataset("Regions", data=sample.regions, compression="gzip", shuffle=True)
         if sample.event_ids is not None:
             f.create_dataset("EvtId", data=sample.event_ids)
+        if sample.processes is not None:
+            f.create_dataset("Process", data=sample.processes)
         f.attrs["sample"] = sample.name
         for key, value in sample.metadata.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, Mapping | list) else value
@@ -79,6 +82,7 @@ def load_sample(path: str | Path) -> Sample:
             particles = np.asarray(f["Particles"][...], dtype=np.float32)
             regions = np.asarray(f["Regions"][...]) if "Regions" in f else None
             event_ids = np.asarray(f["EvtId"][...]) if "EvtId" in f else None
+            processes = np.asarray(f["Process"][...]) if "Process" in f else None
         except OSError as exc:
             raise L1adError(f"{path}: file is truncated or corrupt ({first_line(exc)})") from None
         metadata = {k: _attr(v) for k, v in f.attrs.items()}
@@ -94,9 +98,11 @@ def load_sample(path: str | Path) -> Sample:
             f"{path}: 'Regions' has shape {regions.shape}, expected ({len(particles)}, {N_REGION_PHI}, {N_REGION_ETA})"
         )
     name = str(metadata.pop("sample", path.stem))
-    if event_ids is not None and event_ids.shape != (len(particles),):
-        raise L1adError(f"{path}: 'EvtId' has shape {event_ids.shape}, expected ({len(particles)},)")
-    return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path, event_ids=event_ids)
+    for key, values in (("EvtId", event_ids), ("Process", processes)):
+        if values is not None and values.shape != (len(particles),):
+            raise L1adError(f"{path}: {key!r} has shape {values.shape}, expected ({len(particles)},)")
+    return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path, event_ids=event_ids,
+                  processes=processes)
 
 
 def _attr(value):
@@ -124,6 +130,11 @@ class Dataset:
     @property
     def version(self) -> str:
         return self.manifest["version"]
+
+    @property
+    def zero_bias(self) -> bool:
+        """Background events are unbiased bunch crossings (rates in kHz make sense), not a pre-selected stream."""
+        return bool(self.manifest.get("zero_bias", True))
 
     @property
     def signal_names(self) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from l1ad.benchmark.dataset import Dataset
-from l1ad.benchmark.metrics import efficiency_at_rate, roc_auc
+from l1ad.benchmark.metrics import efficiency_at_fpr, efficiency_at_rate, roc_auc
 from l1ad.config import EvaluationConfig
 from l1ad.errors import L1adError
 
@@ -33,11 +33,34 @@ class Evaluation:
     directory: Path
 
 
-def working_point_rates(cfg: EvaluationConfig) -> list[tuple[str, float]]:
-    """(label, rate in kHz): the configured rates, the leaderboard rate and ADC2021's FPR 1e-5."""
-    rates = {f"{r:g} kHz": r for r in (*cfg.rates_khz, cfg.leaderboard_rate_khz)}
-    rates["FPR 1e-5 (ADC2021)"] = ADC2021_FPR * cfg.collision_rate_mhz * 1e3
-    return sorted(rates.items(), key=lambda item: item[1])
+@dataclass(frozen=True)
+class WorkingPointSpec:
+    label: str
+    fpr: float
+    rate_khz: float | None  # None on a pre-selected background, where only the FPR is meaningful
+
+
+def fpr_label(fpr: float) -> str:
+    label = "FPR " + f"{fpr:.0e}".replace("e-0", "e-")
+    return label + " (ADC2021)" if np.isclose(fpr, ADC2021_FPR) else label
+
+
+def working_points(cfg: EvaluationConfig, zero_bias: bool = True) -> list[WorkingPointSpec]:
+    """Zero-bias background: the configured rates, the leaderboard rate and ADC2021's FPR 1e-5 (as a rate).
+    Pre-selected background: ADC2021's FPR 1e-5 and the configured FPRs. Ordered from tight to loose."""
+    if zero_bias:
+        to_khz = cfg.collision_rate_mhz * 1e3
+        specs = {f"{r:g} kHz": WorkingPointSpec(f"{r:g} kHz", r / to_khz, r)
+                 for r in (*cfg.rates_khz, cfg.leaderboard_rate_khz)}
+        specs["adc"] = WorkingPointSpec(fpr_label(ADC2021_FPR), ADC2021_FPR, ADC2021_FPR * to_khz)
+    else:
+        specs = {f: WorkingPointSpec(fpr_label(f), f, None) for f in (ADC2021_FPR, *cfg.fprs, cfg.leaderboard_fpr)}
+    return sorted(specs.values(), key=lambda s: s.fpr)
+
+
+def headline_label(cfg: EvaluationConfig, zero_bias: bool = True) -> str:
+    """The working point printed after evaluation, checked in firmware and ranked on the leaderboard."""
+    return f"{cfg.leaderboard_rate_khz:g} kHz" if zero_bias else fpr_label(cfg.leaderboard_fpr)
 
 
 def evaluate_scores(
@@ -46,21 +69,21 @@ def evaluate_scores(
 ) -> pd.DataFrame:
     rows = []
     bkg = scores[background]
+    zero_bias = dataset.zero_bias
+    options = dict(confidence_level=cfg.confidence_level, bootstrap_samples=cfg.bootstrap_samples,
+                   min_background_accepted=cfg.min_background_accepted, seed=seed)
     for signal in signals:
         auc = roc_auc(bkg, scores[signal])
-        for label, rate in working_point_rates(cfg):
-            wp = efficiency_at_rate(
-                bkg, scores[signal], rate, cfg.collision_rate_mhz,
-                confidence_level=cfg.confidence_level, bootstrap_samples=cfg.bootstrap_samples,
-                min_background_accepted=cfg.min_background_accepted, seed=seed,
-            )
+        for spec in working_points(cfg, zero_bias):
+            wp = (efficiency_at_rate(bkg, scores[signal], spec.rate_khz, cfg.collision_rate_mhz, **options) if zero_bias
+                  else efficiency_at_fpr(bkg, scores[signal], spec.fpr, **options))
             rows.append({
                 "model": model,
                 "dataset": dataset.name,
                 "dataset_version": dataset.version,
                 "dataset_digest": dataset.manifest.get("digest", ""),
                 "signal": signal,
-                "working_point": label,
+                "working_point": spec.label,
                 "rate_khz": wp.rate_khz,
                 "collision_rate_mhz": wp.collision_rate_mhz,
                 "target_fpr": wp.target_fpr,
@@ -69,9 +92,12 @@ def evaluate_scores(
                 "efficiency_lo": wp.efficiency_interval[0],
                 "efficiency_hi": wp.efficiency_interval[1],
                 "efficiency_bootstrap_std": wp.efficiency_bootstrap_std,
+                "background_fpr": wp.background_fpr,
+                "background_fpr_lo": wp.background_fpr_interval[0],
+                "background_fpr_hi": wp.background_fpr_interval[1],
                 "background_rate_khz": wp.background_rate_khz,
-                "background_rate_lo_khz": wp.background_rate_interval_khz[0],
-                "background_rate_hi_khz": wp.background_rate_interval_khz[1],
+                "background_rate_lo_khz": wp.background_rate_interval_khz[0] if zero_bias else None,
+                "background_rate_hi_khz": wp.background_rate_interval_khz[1] if zero_bias else None,
                 "n_background": wp.n_background,
                 "n_background_accepted": wp.n_background_accepted,
                 "n_signal": wp.n_signal,
@@ -80,6 +106,7 @@ def evaluate_scores(
                 "measurable": wp.measurable,
                 "note": wp.note,
                 "roc_auc": auc,
+                "enhancement": wp.efficiency / wp.background_fpr if wp.background_fpr > 0 else None,
                 "source": "measured on the dataset's test samples (Clopper-Pearson intervals; bootstrap over the threshold)",
             })
     return pd.DataFrame(rows)
@@ -96,7 +123,8 @@ def evaluate_detector(detector, dataset: Dataset, cfg: EvaluationConfig, directo
     _write_table(table, directory)
     from l1ad.benchmark.plots import plot_efficiency_vs_rate, plot_score_distributions
 
-    plot_efficiency_vs_rate(scores, background, dataset.signal_names, cfg, directory / "efficiency_vs_rate.png", title=model)
+    plot_efficiency_vs_rate(scores, background, dataset.signal_names, cfg, directory / "efficiency_vs_rate.png", title=model,
+                            zero_bias=dataset.zero_bias)
     plot_score_distributions(scores, background, dataset.signal_names, directory / "scores.png", title=model)
     return Evaluation(table=table, scores=scores, directory=directory)
 

@@ -54,6 +54,12 @@ class ParticleTable:
         lo, hi = self.offsets[start], self.offsets[stop]
         return replace(self, offsets=self.offsets[start : stop + 1] - lo, **{k: v[lo:hi] for k, v in self.columns().items()})
 
+    def take(self, interactions: np.ndarray) -> ParticleTable:
+        """The given interactions (indices, in that order) as a table of their own."""
+        index, _ = gather_ranges(self.offsets, interactions)
+        counts = self.counts()[interactions]
+        return ParticleTable.from_columns(counts, **{k: v[index] for k, v in self.columns().items()})
+
 
 
 def gather_ranges(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,34 +76,45 @@ def pythia_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "little") % 900_000_000 + 1
 
 
-def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, progress=None) -> ParticleTable:
-    """Generate ``n_events`` events of a named process with Pythia 8 and keep the visible final state.
+class EventStream:
+    """One seeded Pythia 8 instance of a named process, handing out visible final states batch by batch.
 
-    ``progress`` is an optional callable receiving the number of events finished since its last call.
+    Successive batches continue the same random sequence, so a stream that is read until enough events pass a
+    selection is as reproducible as a fixed-size sample.
     """
-    import pythia8mc
 
-    if process not in PROCESSES:
-        raise L1adError(f"unknown process {process!r}; known: {', '.join(sorted(PROCESSES))}")
-    pythia = pythia8mc.Pythia("", False)
-    for setting in (*COMMON_SETTINGS, f"Beams:eCM = {sqrt_s_tev * 1000:g}", f"Random:seed = {seed}",
-                    *PROCESSES[process].settings):
-        if not pythia.readString(setting):
-            raise L1adError(f"Pythia rejected the setting {setting!r} of process {process!r}")
-    if not pythia.init():
-        raise L1adError(f"Pythia failed to initialise process {process!r}")
+    def __init__(self, process: str, seed: int, sqrt_s_tev: float):
+        import pythia8mc
 
-    tables = []
-    remaining, batch = n_events, 200
-    while remaining > 0:
-        events = pythia.nextBatch(min(batch, remaining))
-        if len(events) == 0:
-            raise L1adError(f"Pythia produced no events for process {process!r}")
-        tables.append(_visible_final_state(events.prt))
-        remaining -= len(events)
-        if progress is not None:
-            progress(len(events))
-    return concatenate(tables)
+        if process not in PROCESSES:
+            raise L1adError(f"unknown process {process!r}; known: {', '.join(sorted(PROCESSES))}")
+        self.process = process
+        self._pythia = pythia8mc.Pythia("", False)
+        for setting in (*COMMON_SETTINGS, f"Beams:eCM = {sqrt_s_tev * 1000:g}", f"Random:seed = {seed}",
+                        *PROCESSES[process].settings):
+            if not self._pythia.readString(setting):
+                raise L1adError(f"Pythia rejected the setting {setting!r} of process {process!r}")
+        if not self._pythia.init():
+            raise L1adError(f"Pythia failed to initialise process {process!r}")
+
+    def next(self, n_events: int, *, progress=None) -> ParticleTable:
+        """The next ``n_events`` events; ``progress`` (optional) receives the number finished since its last call."""
+        tables = []
+        remaining, batch = n_events, 200
+        while remaining > 0:
+            events = self._pythia.nextBatch(min(batch, remaining))
+            if len(events) == 0:
+                raise L1adError(f"Pythia produced no events for process {self.process!r}")
+            tables.append(_visible_final_state(events.prt))
+            remaining -= len(events)
+            if progress is not None:
+                progress(len(events))
+        return concatenate(tables)
+
+
+def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, progress=None) -> ParticleTable:
+    """Generate ``n_events`` events of a named process with Pythia 8 and keep the visible final state."""
+    return EventStream(process, seed, sqrt_s_tev).next(n_events, progress=progress)
 
 
 def _visible_final_state(prt: ak.Array) -> ParticleTable:

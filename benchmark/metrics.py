@@ -1,14 +1,15 @@
 """Trigger metrics: signal efficiency at a fixed trigger rate, with statistical uncertainties.
 
 Conventions: a higher score is more anomalous; an event is accepted when its score is strictly above the threshold;
-the trigger rate is the accepted fraction of (unbiased, zero-bias) background events times the collision rate.
+the trigger rate is the accepted fraction of (unbiased, zero-bias) background events times the collision rate. On a
+pre-selected background (ADC2021-like) only the accepted fraction, the false-positive rate (FPR), is meaningful.
 Intervals are Clopper-Pearson (exact binomial) at the requested confidence level; the bootstrap resamples the
 background to show how much the threshold choice itself moves the efficiency.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.stats import beta
@@ -19,14 +20,16 @@ DEFAULT_COLLISION_RATE_MHZ = 28.61  # effective LHC filled-bunch crossing rate
 
 @dataclass(frozen=True)
 class WorkingPoint:
-    rate_khz: float  # requested trigger rate
-    collision_rate_mhz: float
+    rate_khz: float | None  # requested trigger rate (None: the working point was asked for as an FPR)
+    collision_rate_mhz: float | None
     target_fpr: float
     threshold: float
     n_background: int
     n_background_accepted: int
-    background_rate_khz: float  # achieved rate on the background sample
-    background_rate_interval_khz: tuple[float, float]
+    background_fpr: float  # achieved accepted fraction of the background sample
+    background_fpr_interval: tuple[float, float]
+    background_rate_khz: float | None  # the same as a rate, when the background is zero bias
+    background_rate_interval_khz: tuple[float, float] | None
     n_signal: int
     n_signal_accepted: int
     efficiency: float
@@ -73,19 +76,42 @@ def efficiency_at_rate(
     min_background_accepted: int = 10,
     seed: int = 0,
 ) -> WorkingPoint:
-    """Signal efficiency at the threshold that gives ``rate_khz`` on the background, with its uncertainties."""
-    bkg = _scores(background_scores, "background")
-    sig = _scores(signal_scores, "signal")
+    """Signal efficiency at the threshold that gives ``rate_khz`` on zero-bias background, with its uncertainties."""
     if rate_khz <= 0 or collision_rate_mhz <= 0:
         raise ValueError("rate_khz and collision_rate_mhz must be positive")
     fpr = rate_khz / (collision_rate_mhz * 1e3)
     if fpr >= 1:
         raise ValueError(f"a rate of {rate_khz} kHz is not below the collision rate of {collision_rate_mhz} MHz")
+    wp = efficiency_at_fpr(background_scores, signal_scores, fpr, confidence_level=confidence_level,
+                           bootstrap_samples=bootstrap_samples, min_background_accepted=min_background_accepted, seed=seed)
+    to_khz = collision_rate_mhz * 1e3
+    lo, hi = wp.background_fpr_interval
+    return replace(wp, rate_khz=float(rate_khz), collision_rate_mhz=float(collision_rate_mhz),
+                   background_rate_khz=wp.background_fpr * to_khz, background_rate_interval_khz=(lo * to_khz, hi * to_khz))
+
+
+def efficiency_at_fpr(
+    background_scores: np.ndarray,
+    signal_scores: np.ndarray,
+    fpr: float,
+    *,
+    confidence_level: float = 0.6827,
+    bootstrap_samples: int = 0,
+    min_background_accepted: int = 10,
+    seed: int = 0,
+) -> WorkingPoint:
+    """Signal efficiency at the threshold accepting the fraction ``fpr`` of the background, with its uncertainties.
+
+    For a pre-selected background (not zero bias) this is the only meaningful working point: the FPR is relative to the
+    pre-selected stream, whose absolute rate the sample does not know.
+    """
+    bkg = _scores(background_scores, "background")
+    sig = _scores(signal_scores, "signal")
+    if not 0 < fpr < 1:
+        raise ValueError(f"a false-positive rate must lie in (0, 1), got {fpr}")
     threshold = threshold_for_fpr(bkg, fpr)
     n_bkg_acc = int((bkg > threshold).sum())
     n_sig_acc = int((sig > threshold).sum())
-    to_khz = collision_rate_mhz * 1e3
-    rate_lo, rate_hi = clopper_pearson(n_bkg_acc, len(bkg), confidence_level)
 
     boot_std = None
     if bootstrap_samples > 0:
@@ -105,14 +131,16 @@ def efficiency_at_rate(
         f"(need >= {min_background_accepted}; FPR {fpr:.2e} needs about {int(np.ceil(min_background_accepted / fpr))})"
     )
     return WorkingPoint(
-        rate_khz=float(rate_khz),
-        collision_rate_mhz=float(collision_rate_mhz),
+        rate_khz=None,
+        collision_rate_mhz=None,
         target_fpr=fpr,
         threshold=threshold,
         n_background=len(bkg),
         n_background_accepted=n_bkg_acc,
-        background_rate_khz=n_bkg_acc / len(bkg) * to_khz,
-        background_rate_interval_khz=(rate_lo * to_khz, rate_hi * to_khz),
+        background_fpr=n_bkg_acc / len(bkg),
+        background_fpr_interval=clopper_pearson(n_bkg_acc, len(bkg), confidence_level),
+        background_rate_khz=None,
+        background_rate_interval_khz=None,
         n_signal=len(sig),
         n_signal_accepted=n_sig_acc,
         efficiency=n_sig_acc / len(sig),

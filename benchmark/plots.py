@@ -20,27 +20,31 @@ def hep_pyplot():
     return plt, mplhep
 
 
-def plot_efficiency_vs_rate(scores, background, signals, cfg, path: Path, *, title: str = "") -> None:
-    """Signal efficiency against the background trigger rate (a ROC curve in trigger units)."""
-    from l1ad.benchmark.evaluation import working_point_rates
+def plot_efficiency_vs_rate(scores, background, signals, cfg, path: Path, *, title: str = "", zero_bias: bool = True) -> None:
+    """Signal efficiency against the background trigger rate (a ROC curve in trigger units); against the
+    false-positive rate when the background is pre-selected rather than zero bias."""
+    from l1ad.benchmark.evaluation import working_points
 
     plt, hep = hep_pyplot()
     fig, ax = plt.subplots(figsize=(10, 8))
     n_bkg = len(scores[background])
+    scale = cfg.collision_rate_mhz * 1e3 if zero_bias else 1.0  # accepted fraction -> x axis
     for signal in signals:
-        rate, eff = efficiency_vs_rate(scores[background], scores[signal], cfg.collision_rate_mhz)
-        ax.step(rate, eff, where="post", label=signal)
-    floor = cfg.collision_rate_mhz * 1e3 / n_bkg  # the rate of one accepted background event
-    for label, rate in working_point_rates(cfg):
-        if rate >= floor * 0.5:
-            ax.axvline(rate, color="grey", linestyle=":", linewidth=1)
-            ax.text(rate, 1.02, label, rotation=90, fontsize=10, va="bottom", ha="center", color="grey")
-    ax.axvspan(1e-6, floor * cfg.min_background_accepted, color="red", alpha=0.08,
+        fraction, eff = efficiency_vs_rate(scores[background], scores[signal], 1e-3)
+        ax.step(fraction * scale, eff, where="post", label=signal)
+    floor = scale / n_bkg  # one accepted background event
+    for spec in working_points(cfg, zero_bias):
+        x = spec.fpr * scale
+        if x >= floor * 0.5:
+            ax.axvline(x, color="grey", linestyle=":", linewidth=1)
+            ax.text(x, 1.02, spec.label, rotation=90, fontsize=10, va="bottom", ha="center", color="grey")
+    ax.axvspan(floor * 1e-3, floor * cfg.min_background_accepted, color="red", alpha=0.08,
                label=f"< {cfg.min_background_accepted} background events")
     ax.set_xscale("log")
-    ax.set_xlim(floor * 0.5, cfg.collision_rate_mhz * 1e3)
+    ax.set_xlim(floor * 0.5, scale)
     ax.set_ylim(0, 1.15)
-    ax.set_xlabel(f"Background trigger rate [kHz] (collision rate {cfg.collision_rate_mhz:g} MHz)")
+    ax.set_xlabel(f"Background trigger rate [kHz] (collision rate {cfg.collision_rate_mhz:g} MHz)" if zero_bias
+                  else "Background false-positive rate (fraction of the pre-selected stream)")
     ax.set_ylabel("Signal efficiency")
     ax.legend(loc="lower right", fontsize=14)
     hep.label.exp_text("l1ad-bench", f"simulation {title}", ax=ax, loc=0, fontsize=16)

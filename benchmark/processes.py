@@ -49,6 +49,13 @@ PROCESSES: dict[str, Process] = {
             ("Higgs:useBSM = on", "HiggsBSM:ffbar2H+- = on", "37:m0 = 60", "37:onMode = off", "37:onIfAny = 15"),
         ),
         Process(
+            "qcd",
+            "QCD 2 -> 2 scattering (all hard QCD processes) with pT-hat > 30 GeV; the lepton pre-selection keeps the "
+            "events with a lepton or an isolated photon-like deposit (heavy-flavour decays, pi0/eta photons). Events "
+            "below pT-hat 30 GeV pass far less often (about 0.1 % against 0.8 %) and are left out: a documented bias",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 30"),
+        ),
+        Process(
             "wlnu",
             "W -> l nu (e, mu, tau)",
             ("WeakSingleBoson:ffbar2W = on", "24:onMode = off", "24:onIfAny = 11 13 15"),

@@ -22,7 +22,6 @@ import numpy as np
 
 from l1ad.config import FirmwareConfig
 from l1ad.errors import L1adError, first_line
-from l1ad.models.autoencoder import masked_mse_score
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,8 @@ class SampleAgreement:
     decision_mismatch_events: dict[str, int]
 
 
-def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int, input_integer_bits: int) -> dict:
+def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int | None, input_integer_bits: int | None) -> dict:
+    """hls4ml configuration; the input precision matches the QKeras input quantizer (float models: the default)."""
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(
@@ -44,9 +44,10 @@ def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int, input_integer_
     )
     config["Model"]["Strategy"] = cfg.strategy
     config["Model"]["ReuseFactor"] = cfg.reuse_factor
-    input_name = keras_model.layers[0].name
-    # ap_fixed<W, I> counts the sign bit among the integer bits; QKeras' quantized_bits(W, I) does not.
-    config["LayerName"].setdefault(input_name, {})["Precision"] = f"ap_fixed<{input_bits},{input_integer_bits + 1}>"
+    if input_bits is not None:
+        input_name = keras_model.layers[0].name
+        # ap_fixed<W, I> counts the sign bit among the integer bits; QKeras' quantized_bits(W, I) does not.
+        config["LayerName"].setdefault(input_name, {})["Precision"] = f"ap_fixed<{input_bits},{input_integer_bits + 1}>"
     for layer, precision in cfg.layer_precision.items():
         if layer not in config["LayerName"]:
             raise L1adError(f"firmware.layer_precision: no layer {layer!r} (layers: {', '.join(config['LayerName'])})")
@@ -54,12 +55,23 @@ def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int, input_integer_
     return config
 
 
+def not_convertible(detector) -> str | None:
+    """Why the detector cannot go through hls4ml, or None if it can."""
+    if not hasattr(detector, "keras_model"):
+        return "scikit-learn models have no hls4ml conversion"
+    if any(layer.name == "z" for layer in detector.trigger_model.layers):
+        return ("a VAE's reconstruction score needs its sampling layer, which hls4ml cannot convert; "
+                "use score mu2, kl or rz (encoder only)")
+    return None
+
+
 def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
     """Convert the detector's Keras model into an hls4ml project in ``project_dir`` and compile its C++ model."""
     import hls4ml
 
     q = detector.model_config.quantization
-    config = hls_config(detector.keras_model, cfg, q.input_bits, q.input_integer_bits)
+    keras_model = detector.trigger_model
+    config = hls_config(keras_model, cfg, *((q.input_bits, q.input_integer_bits) if q is not None else (None, None)))
     if project_dir.exists():
         shutil.rmtree(project_dir)
     with warnings.catch_warnings():
@@ -67,7 +79,7 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
         warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
         try:
             hls_model = hls4ml.converters.convert_from_keras_model(
-                detector.keras_model,
+                keras_model,
                 hls_config=config,
                 output_dir=str(project_dir),
                 project_name="l1ad_model",
@@ -82,13 +94,14 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
     return hls_model, config
 
 
-def firmware_scores(hls_model, inputs: np.ndarray, batch_size: int = 20000) -> np.ndarray:
-    """Anomaly scores from the bit-accurate C++ model's outputs (the MSE itself is computed in numpy)."""
+def firmware_scores(hls_model, detector, inputs: np.ndarray, batch_size: int = 20000) -> np.ndarray:
+    """Anomaly scores from the bit-accurate C++ model's outputs (the score itself is computed in numpy, as the
+    detector computes it from Keras outputs)."""
     outs = []
     for start in range(0, len(inputs), batch_size):
         chunk = np.ascontiguousarray(inputs[start : start + batch_size], dtype=np.float32)
         outs.append(np.asarray(hls_model.predict(chunk)).reshape(len(chunk), -1))
-    return masked_mse_score(inputs, np.concatenate(outs))
+    return detector.score_from_outputs(inputs, np.concatenate(outs))
 
 
 def compare(sample: str, keras_scores: np.ndarray, fw_scores: np.ndarray, thresholds: dict[str, float]) -> SampleAgreement:

@@ -1,9 +1,17 @@
-"""Quantized dense autoencoder on the 57 trigger-object inputs, and its anomaly score.
+"""Dense autoencoder and variational autoencoder on the 57 trigger-object inputs, in QKeras or float, and their scores.
 
-Architecture (anchors section 2-3): input quantizer -> QDense encoder (AXOL1TL-sized, 57 -> 32 -> 16) -> latent ->
-mirrored decoder -> 57 linear outputs. Inputs pass a ``quantized_bits`` activation first, so Keras sees exactly the
-fixed-point values the firmware receives. The score is the reconstruction MSE over the objects that are present
-(padded slots excluded), higher = more anomalous.
+Architectures (anchors section 2-3): input quantizer -> dense encoder (AXOL1TL-sized, 57 -> 32 -> 16) -> latent ->
+mirrored decoder -> 57 linear outputs. With a quantization config every layer is a QKeras layer and the inputs pass a
+``quantized_bits`` activation first, so Keras sees exactly the fixed-point values the firmware receives; with
+``quantization: null`` the same network is built from plain float Keras layers (the "input_quantizer" is then the
+identity).
+
+Scores (higher = more anomalous):
+
+* ``mse``: reconstruction MSE over the objects that are present (padded slots excluded) -- the AE's score;
+* ``mu2``: sum of squared latent means, from the VAE encoder alone (the AXOL1TL trigger score: no decoder in firmware);
+* ``kl``: the KL divergence of the encoder's Gaussian from the unit Gaussian;
+* ``rz``: sum of mu^2 / sigma^2 over latent dimensions.
 """
 
 from __future__ import annotations
@@ -15,25 +23,116 @@ from l1ad.config import ModelConfig
 
 N_FEATURES = 3  # pT, eta, phi per object
 N_INPUTS = N_OBJECTS * N_FEATURES
+VAE_SCORES = ("mu2", "kl", "rz", "mse")
+
+
+class _Layers:
+    """Dense layers and activations in QKeras (quantized) or plain Keras (float), named alike."""
+
+    def __init__(self, cfg: ModelConfig):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.q = cfg.quantization
+        if self.q is not None:
+            from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+            self._qdense, self._qact = QDense, QActivation
+            self._weights = quantized_bits(self.q.weight_bits, self.q.weight_integer_bits, alpha=1)
+            self._relu = quantized_relu(self.q.activation_bits, self.q.activation_integer_bits)
+            self._input = quantized_bits(self.q.input_bits, self.q.input_integer_bits, alpha=1)
+
+    def input_quantizer(self, x):
+        if self.q is None:
+            return self.tf.keras.layers.Activation("linear", name="input_quantizer")(x)
+        return self._qact(self._input, name="input_quantizer")(x)
+
+    def dense(self, x, units: int, name: str):
+        if self.q is None:
+            return self.tf.keras.layers.Dense(units, name=name)(x)
+        return self._qdense(units, kernel_quantizer=self._weights, bias_quantizer=self._weights, name=name)(x)
+
+    def relu(self, x, name: str):
+        if self.q is None:
+            return self.tf.keras.layers.Activation("relu", name=name)(x)
+        return self._qact(self._relu, name=name)(x)
+
+    def stack(self, x, units: list[int], role: str, first_index: int = 0):
+        for i, n in enumerate(units, first_index):
+            x = self.relu(self.dense(x, n, f"{role}_dense_{i}"), f"{role}_act_{i}")
+        return x
 
 
 def build_dense_autoencoder(cfg: ModelConfig):
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    layers = _Layers(cfg)
+    inputs = layers.tf.keras.Input(shape=(N_INPUTS,), name="inputs")
+    x = layers.stack(layers.input_quantizer(inputs), cfg.encoder_units, "enc")
+    x = layers.stack(x, [cfg.latent_dim], "latent", len(cfg.encoder_units))
+    x = layers.stack(x, list(reversed(cfg.encoder_units)), "dec", len(cfg.encoder_units) + 1)
+    outputs = layers.dense(x, N_INPUTS, "reconstruction")
+    return layers.tf.keras.Model(inputs, outputs, name=cfg.name)
 
-    q = cfg.quantization
-    weights = quantized_bits(q.weight_bits, q.weight_integer_bits, alpha=1)
-    act = quantized_relu(q.activation_bits, q.activation_integer_bits)
 
+def build_dense_vae(cfg: ModelConfig, beta: float):
+    """VAE trained on masked MSE + beta x KL; the decoder reads z = mu at inference (no sampling outside training)."""
+    layers = _Layers(cfg)
+    tf = layers.tf
     inputs = tf.keras.Input(shape=(N_INPUTS,), name="inputs")
-    x = QActivation(quantized_bits(q.input_bits, q.input_integer_bits, alpha=1), name="input_quantizer")(inputs)
-    units = [*cfg.encoder_units, cfg.latent_dim, *reversed(cfg.encoder_units)]
-    for i, n in enumerate(units):
-        role = "latent" if i == len(cfg.encoder_units) else ("enc" if i < len(cfg.encoder_units) else "dec")
-        x = QDense(n, kernel_quantizer=weights, bias_quantizer=weights, name=f"{role}_dense_{i}")(x)
-        x = QActivation(act, name=f"{role}_act_{i}")(x)
-    outputs = QDense(N_INPUTS, kernel_quantizer=weights, bias_quantizer=weights, name="reconstruction")(x)
-    return tf.keras.Model(inputs, outputs, name=cfg.name)
+    x = layers.stack(layers.input_quantizer(inputs), cfg.encoder_units, "enc")
+    z_mean = layers.dense(x, cfg.latent_dim, "z_mean")
+    z_log_var = layers.dense(x, cfg.latent_dim, "z_log_var")
+    z = _Sampling(name="z")([z_mean, z_log_var])
+    x = layers.stack(z, list(reversed(cfg.encoder_units)), "dec", len(cfg.encoder_units) + 1)
+    outputs = layers.dense(x, N_INPUTS, "reconstruction")
+    model = tf.keras.Model(inputs, outputs, name=cfg.name)
+    kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1))
+    model.add_loss(beta * kl)
+    model.add_metric(kl, name="kl")
+    return model
+
+
+def vae_trigger_model(keras_model, score: str):
+    """The part of a VAE that runs in the trigger: the encoder, returning mu (mu2) or [mu, log sigma^2] (kl, rz)."""
+    import tensorflow as tf
+
+    mean = keras_model.get_layer("z_mean").output
+    if score == "mu2":
+        return tf.keras.Model(keras_model.input, mean, name=f"{keras_model.name}_encoder")
+    log_var = keras_model.get_layer("z_log_var").output
+    both = tf.keras.layers.Concatenate(name="z_params")([mean, log_var])
+    return tf.keras.Model(keras_model.input, both, name=f"{keras_model.name}_encoder")
+
+
+def latent_score(outputs: np.ndarray, score: str) -> np.ndarray:
+    """VAE scores from the encoder outputs of :func:`vae_trigger_model`, in float64."""
+    out = np.asarray(outputs, dtype=np.float64)
+    if score == "mu2":
+        return np.square(out).sum(axis=1)
+    mean, log_var = np.split(out, 2, axis=1)
+    if score == "kl":
+        return -0.5 * (1 + log_var - np.square(mean) - np.exp(log_var)).sum(axis=1)
+    if score == "rz":
+        return (np.square(mean) / np.exp(log_var)).sum(axis=1)
+    raise ValueError(f"no latent score {score!r}")
+
+
+def _sampling_layer():
+    import tensorflow as tf
+
+    class Sampling(tf.keras.layers.Layer):
+        """z = mu + sigma * eps while training; z = mu otherwise, so scoring is deterministic."""
+
+        def call(self, inputs, training=None):
+            mean, log_var = inputs
+            if not training:
+                return mean
+            return mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean))
+
+    return Sampling
+
+
+def _Sampling(**kwargs):  # noqa: N802 - a layer constructor; TensorFlow is imported lazily
+    return _sampling_layer()(**kwargs)
 
 
 def present_mask(inputs):

@@ -25,15 +25,23 @@ from l1ad import __version__
 from l1ad.benchmark.preprocessing import PtScaler
 from l1ad.config import ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, first_line
-from l1ad.models.autoencoder import masked_mse_loss, masked_mse_score
+from l1ad.models.autoencoder import latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
 from l1ad.models.io import PREPROCESSING, check_particles, configs_from_meta, read_json, read_meta, write_model_dir
 from l1ad.models.registry import MODELS
 
 WEIGHTS = "weights.h5"
 
 
+SCORE_DESCRIPTIONS = {
+    "mse": "masked reconstruction MSE over present objects",
+    "mu2": "sum of squared latent means from the encoder (AXOL1TL)",
+    "kl": "KL divergence of the encoder's Gaussian from the unit Gaussian",
+    "rz": "sum over latent dimensions of mu^2 / sigma^2",
+}
+
+
 class AutoencoderDetector:
-    """A (quantized) autoencoder whose anomaly score is the masked reconstruction MSE."""
+    """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
 
     def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
         self.model_config = model
@@ -75,14 +83,32 @@ class AutoencoderDetector:
         x = self.scaler.transform(particles)
         return np.asarray(self.keras_model.get_layer("input_quantizer")(x), dtype=np.float32)
 
-    def reconstruct(self, inputs: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        self._check_fitted()
-        return self.keras_model.predict(inputs, batch_size=batch_size, verbose=0)
+    @property
+    def score_name(self) -> str:
+        return MODELS[self.model_config.name].score(self.model_config)
 
-    def anomaly_score(self, particles: np.ndarray) -> np.ndarray:
+    @property
+    def trigger_model(self):
+        """The Keras model that runs in the trigger (and goes through hls4ml): the whole autoencoder for ``mse``, the
+        encoder alone for the latent scores."""
+        self._check_fitted()
+        if self.score_name == "mse":
+            return self.keras_model
+        key = (id(self.keras_model), self.score_name)
+        if getattr(self, "_trigger", (None, None))[0] != key:  # one sub-model per network, so predict() traces once
+            self._trigger = (key, vae_trigger_model(self.keras_model, self.score_name))
+        return self._trigger[1]
+
+    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        """Anomaly scores from the trigger model's outputs (Keras or firmware), in float64."""
+        if self.score_name == "mse":
+            return masked_mse_score(inputs, outputs)
+        return latent_score(outputs, self.score_name)
+
+    def anomaly_score(self, particles: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         check_particles(particles, "input data")
         x = self.model_inputs(particles)
-        return masked_mse_score(x, self.reconstruct(x))
+        return self.score_from_outputs(x, self.trigger_model.predict(x, batch_size=batch_size, verbose=0))
 
     def predict(self, particles: np.ndarray, threshold: float) -> np.ndarray:
         """Trigger decision: True where the event is accepted (score above the threshold)."""
@@ -92,15 +118,17 @@ class AutoencoderDetector:
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()
         q = self.model_config.quantization
+        quantizer = ({"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True} if q is not None
+                     else "none (float model)")
         meta = {
             "family": "keras",
             "model": self.model_config.model_dump(),
             "training": self.training_config.model_dump(),
             "seed": self.seed,
-            "score": "masked reconstruction MSE over present objects (higher = more anomalous)",
+            "score": f"{self.score_name}: {SCORE_DESCRIPTIONS[self.score_name]} (higher = more anomalous)",
             "input": {
                 "layout": "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0",
-                "quantizer": {"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True},
+                "quantizer": quantizer,
             },
             "history": self.history,
             "provenance": {"l1ad_version": __version__, **self.provenance},

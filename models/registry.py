@@ -14,15 +14,26 @@ class ModelSpec:
     family: str  # "keras" or "sklearn"
     build: Callable  # (ModelConfig, seed) -> Keras model or unfitted estimator
     params: dict = field(default_factory=dict)  # accepted params and defaults
+    choices: dict = field(default_factory=dict)  # params restricted to a set of values
 
     def param(self, cfg, key: str):
         return cfg.params.get(key, self.params[key])
+
+    def score(self, cfg) -> str:
+        """The anomaly score this model computes (see l1ad.models.autoencoder)."""
+        return str(self.param(cfg, "score")) if "score" in self.params else "mse"
 
 
 def _dense_ae(cfg, seed):
     from l1ad.models.autoencoder import build_dense_autoencoder
 
     return build_dense_autoencoder(cfg)
+
+
+def _dense_vae(cfg, seed):
+    from l1ad.models.autoencoder import build_dense_vae
+
+    return build_dense_vae(cfg, beta=float(MODELS["dense_vae"].param(cfg, "beta")))
 
 
 def _isolation_forest(cfg, seed):
@@ -46,6 +57,9 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("dense_ae", "QKeras dense autoencoder on 57 trigger-object inputs (AXOL1TL-sized encoder), masked-MSE score",
                   "keras", _dense_ae),
+        ModelSpec("dense_vae", "QKeras dense VAE (AXOL1TL-style); score mu2 = sum of latent means squared from the encoder "
+                  "alone (as in the AXOL1TL trigger), or kl, rz, or the reconstruction mse", "keras", _dense_vae,
+                  {"beta": 0.5, "score": "mu2"}, {"score": ("mu2", "kl", "rz", "mse")}),
         ModelSpec("isolation_forest", "scikit-learn IsolationForest on the 57 preprocessed inputs", "sklearn",
                   _isolation_forest, {"n_estimators": 200, "max_samples": 4096}),
         ModelSpec("gmm", "scikit-learn Gaussian mixture (full covariance) on the 57 preprocessed inputs; score = -log L",

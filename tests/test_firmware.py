@@ -37,7 +37,7 @@ def test_too_narrow_precision_is_caught(tmp_path, tiny_run, tiny_dataset):
     particles = tiny_dataset.background("test").particles[:1000]
     inputs = detector.model_inputs(particles)
     keras = detector.anomaly_score(particles)
-    fw = firmware_scores(hls_model, inputs)
+    fw = firmware_scores(hls_model, detector, inputs)
     agreement = compare("background_test", keras, fw, {"median": float(np.median(keras))})
     assert agreement.max_abs_score_difference > 0
     assert agreement.identical_score_fraction < 0.5

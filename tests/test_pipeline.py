@@ -1,4 +1,5 @@
 import json
+import shutil
 import sqlite3
 
 import pandas as pd
@@ -99,3 +100,24 @@ def test_failed_command_loses_nothing(tiny_run, run_cli, tmp_path):
     code, _, err = run_cli("train", "-c", bad, "-o", root)
     assert code == 2 and "dataset.background: missing required key" in err
     assert tree_snapshot(root / "models") == before
+
+
+def test_bench_resumes_and_compares(tiny_run, run_cli, tmp_path):
+    """The bench reuses the run's trained dense_ae, trains the others it is asked for and tabulates them together."""
+    root = tmp_path / "run"
+    shutil.copytree(tiny_run.paths.root / "dataset", root / "dataset")
+    shutil.copytree(tiny_run.paths.model, root / "models" / "dense_ae")
+    trained = tree_snapshot(root / "models" / "dense_ae")
+    code, out, err = run_cli("bench", "-c", "tiny", "-o", root, "--models", "dense_ae,gmm", "--workers", "0")
+    assert code == 0, err
+    assert "dense_ae already trained" in out and "trained gmm" in out
+    assert tree_snapshot(root / "models" / "dense_ae") == trained
+    results = pd.read_csv(root / "bench" / "results.csv")
+    assert set(results.model) == {"dense_ae", "gmm"}
+    first = pd.read_csv(tiny_run.paths.evaluation / "metrics.csv")
+    assert results[results.model == "dense_ae"].efficiency.tolist() == first.efficiency.tolist()
+    table = (root / "bench" / "results.md").read_text()
+    assert "| dense_ae |" in table and "| gmm |" in table and (root / "bench" / "results.png").stat().st_size > 0
+
+    code, _, err = run_cli("bench", "-c", "tiny", "-o", root, "--models", "nope")
+    assert code == 2 and "no bench model 'nope'" in err and err.count("\n") == 1

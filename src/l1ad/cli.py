@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
 
+    bench = sub.add_parser("bench", help="train (resumable), evaluate and compare the config's baselines on one dataset",
+                           description="train (resumable), evaluate and compare the config's baselines on one dataset")
+    _common(bench, generates=True)
+    bench.add_argument("--models", default=None,
+                       help="comma-separated model labels from the config's bench list (default: all)")
+    bench.add_argument("--retrain", action="store_true", help="train again even if a matching model exists")
+    bench.add_argument("--firmware", action="store_true", help="also run the hls4ml agreement check per model")
+
     cfg = sub.add_parser("config", help="print a validated run config as YAML")
     cfg.add_argument("-c", "--config", default="default", help="shipped config name or path (default: %(default)s)")
     return parser
@@ -113,6 +121,9 @@ def _dispatch(args) -> int:
         pipeline.leaderboard(args.board)
     elif args.command == "run":
         pipeline.run_all(board_dir=args.board)
+    elif args.command == "bench":
+        models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+        pipeline.bench(models, retrain=args.retrain, firmware=args.firmware)
     return 0
 
 

@@ -60,6 +60,23 @@ class BlindSizes(_Strict):
     per_signal: int = Field(0, ge=0)
 
 
+class LeptonTrigger(_Strict):
+    """The ADC2021 pre-selection, applied to every sample after emulation: leading e/gamma or muon above a threshold."""
+
+    min_pt_gev: float = Field(23.0, gt=0, description="leading e/gamma or muon pT must exceed this (GeV)")
+    max_attempts_per_event: int = Field(
+        2000, gt=0, description="give up on a process whose selection efficiency is below 1/max_attempts_per_event"
+    )
+
+
+def _check_process(name: str, what: str) -> None:
+    from l1ad.benchmark.processes import PROCESSES
+
+    if name not in PROCESSES or name == "minbias":
+        known = ", ".join(sorted(p for p in PROCESSES if p != "minbias"))
+        raise ValueError(f"unknown {what} process {name!r}; known: {known}")
+
+
 class DatasetConfig(_Strict):
     name: str = "zb"
     version: str = "0.1"
@@ -69,6 +86,10 @@ class DatasetConfig(_Strict):
     pileup_pool_size: int = Field(4000, gt=0)
     background: SampleSizes
     signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
+    background_cocktail: dict[str, float] | None = Field(
+        None, description="hard processes making up the background and their shares; none: zero bias (pile-up only)"
+    )
+    trigger: LeptonTrigger | None = Field(None, description="pre-selection every sample must pass; none: unbiased")
     blind: BlindSizes = BlindSizes()
     emulation: EmulationConfig = EmulationConfig()
     chunk_size: int = Field(500, gt=0, description="events emulated together in one vectorized pass")
@@ -79,15 +100,38 @@ class DatasetConfig(_Strict):
     @field_validator("signals")
     @classmethod
     def _known_signals(cls, signals: dict[str, int]) -> dict[str, int]:
-        from l1ad.benchmark.processes import PROCESSES
-
         for name, count in signals.items():
-            if name not in PROCESSES or name == "minbias":
-                known = ", ".join(sorted(p for p in PROCESSES if p != "minbias"))
-                raise ValueError(f"unknown signal process {name!r}; known: {known}")
+            _check_process(name, "signal")
             if count <= 0:
                 raise ValueError(f"signal {name!r} needs a positive number of events, got {count}")
         return signals
+
+    @field_validator("background_cocktail")
+    @classmethod
+    def _known_cocktail(cls, cocktail: dict[str, float] | None) -> dict[str, float] | None:
+        if cocktail is None:
+            return None
+        if not cocktail:
+            raise ValueError("an empty background cocktail; leave it out for zero bias")
+        for name, share in cocktail.items():
+            _check_process(name, "background")
+            if share <= 0:
+                raise ValueError(f"background share of {name!r} must be positive, got {share}")
+        total = sum(cocktail.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"background shares must add up to 1, they add up to {total:g}")
+        return cocktail
+
+    @model_validator(mode="after")
+    def _trigger_needs_hard_processes(self) -> DatasetConfig:
+        if self.trigger is not None and self.background_cocktail is None:
+            raise ValueError("a trigger pre-selection needs a background_cocktail of hard processes to select from")
+        return self
+
+    @property
+    def zero_bias(self) -> bool:
+        """Background events are unbiased bunch crossings, so accepted fraction x collision rate is a trigger rate."""
+        return self.background_cocktail is None and self.trigger is None
 
 
 class DatasetSize(_Strict):
@@ -106,7 +150,10 @@ class DatasetDefinition(_Strict):
     sqrt_s_tev: float = Field(13.6, gt=0)
     pileup_mu: float = Field(60.0, ge=0)
     signals: list[str] = Field(min_length=1)
+    background_cocktail: dict[str, float] | None = None
+    trigger: LeptonTrigger | None = None
     emulation: EmulationConfig = EmulationConfig()
+    shard_size: int = Field(5000, gt=0, description="events per generation task")
     sizes: dict[str, DatasetSize]
 
     def resolve(self, size: str) -> DatasetConfig:
@@ -116,7 +163,8 @@ class DatasetDefinition(_Strict):
         return DatasetConfig(
             name=self.name, version=self.version, size=size, sqrt_s_tev=self.sqrt_s_tev, pileup_mu=self.pileup_mu,
             pileup_pool_size=chosen.pileup_pool_size, background=chosen.background,
-            signals={s: chosen.signal_events for s in self.signals}, blind=chosen.blind, emulation=self.emulation,
+            signals={s: chosen.signal_events for s in self.signals}, background_cocktail=self.background_cocktail,
+            trigger=self.trigger, blind=chosen.blind, emulation=self.emulation, shard_size=self.shard_size,
         )
 
 
@@ -211,9 +259,14 @@ class QuantizationConfig(_Strict):
 
 class ModelConfig(_Strict):
     name: str = "dense_ae"
+    label: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.-]+$", description="names this variant's outputs and table rows; default: name"
+    )
     encoder_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
     latent_dim: int = Field(3, gt=0)
-    quantization: QuantizationConfig = QuantizationConfig()
+    quantization: QuantizationConfig | None = Field(
+        QuantizationConfig(), description="QKeras fixed-point settings; null: the same network in float"
+    )
     params: dict[str, float | int | str] = Field(default_factory=dict, description="family-specific settings")
 
     @field_validator("name")
@@ -233,7 +286,25 @@ class ModelConfig(_Strict):
         if unknown:
             accepted = ", ".join(MODELS[self.name].params) or "none"
             raise ValueError(f"model {self.name!r} has no parameter {unknown[0]!r} (accepted: {accepted})")
+        for key, allowed in MODELS[self.name].choices.items():
+            if key in self.params and self.params[key] not in allowed:
+                raise ValueError(f"model {self.name!r}: {key} must be one of {', '.join(allowed)}, got {self.params[key]!r}")
         return self
+
+    @property
+    def run_label(self) -> str:
+        return self.label or self.name
+
+
+def _default_bench() -> list[ModelConfig]:
+    return [
+        ModelConfig(name="dense_ae"),
+        ModelConfig(name="dense_ae", label="dense_ae_float", quantization=None),
+        ModelConfig(name="dense_vae"),
+        ModelConfig(name="dense_vae", label="dense_vae_float", quantization=None),
+        ModelConfig(name="isolation_forest"),
+        ModelConfig(name="gmm"),
+    ]
 
 
 class TrainingConfig(_Strict):
@@ -246,6 +317,11 @@ class TrainingConfig(_Strict):
 class EvaluationConfig(_Strict):
     rates_khz: list[float] = Field(default_factory=lambda: [1.0, 3.0, 10.0], min_length=1)
     leaderboard_rate_khz: float = Field(10.0, gt=0)
+    fprs: list[float] = Field(
+        default_factory=lambda: [1e-3, 1e-2], min_length=1,
+        description="working points as false-positive rates, used on pre-selected (not zero-bias) datasets",
+    )
+    leaderboard_fpr: float = Field(1e-3, gt=0, lt=1, description="headline working point on pre-selected datasets")
     collision_rate_mhz: float = Field(28.61, gt=0, description="effective filled-bunch crossing rate")
     confidence_level: float = Field(0.6827, gt=0, lt=1)
     bootstrap_samples: int = Field(200, ge=0)
@@ -259,6 +335,13 @@ class EvaluationConfig(_Strict):
         if any(r <= 0 for r in rates):
             raise ValueError("trigger rates must be positive (kHz)")
         return rates
+
+    @field_validator("fprs")
+    @classmethod
+    def _fractions(cls, fprs: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in fprs):
+            raise ValueError("false-positive rates must lie between 0 and 1")
+        return fprs
 
 
 class FirmwareConfig(_Strict):
@@ -289,6 +372,18 @@ class RunConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     firmware: FirmwareConfig = FirmwareConfig()
     leaderboard: LeaderboardConfig = LeaderboardConfig()
+    bench: list[ModelConfig] = Field(
+        default_factory=_default_bench, min_length=1, description="the baselines 'l1ad bench' trains and compares"
+    )
+
+    @field_validator("bench")
+    @classmethod
+    def _unique_labels(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        labels = [m.run_label for m in models]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"bench models need distinct labels; repeated: {', '.join(repeated)}")
+        return models
 
     def digest(self) -> str:
         """A short hash of the whole config, recorded in every output for provenance."""

@@ -4,9 +4,10 @@ Run output directory (``output_dir`` of the config)::
 
     dataset/                  dataset.json, CARD.md + card/*.png, one HDF5 file per sample (ADC2021 layout)
     dataset_blind_labels/     the blind sample's labels, kept apart from its features
-    models/<model>/           model.json, weights.h5, preprocessing.json   (format l1ad-model/1)
+    models/<model>/           (<model>: the model's label, default its name) model.json, weights.h5, preprocessing.json   (format l1ad-model/1)
     evaluation/<model>/       scores.h5, metrics.csv, metrics.json, efficiency_vs_rate.png, scores.png
     firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json (agreement report)
+    bench/                    results.csv/.json/.md/.png: the bench models side by side ('l1ad bench')
     mlflow.db, mlartifacts/   the default MLflow store (unless a tracking URI is given)
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from l1ad import __version__
 from l1ad.config import RunConfig
+from l1ad.errors import L1adError
 from l1ad.tracking import flatten_params, stage_run, tracking_uri
 
 
@@ -51,7 +53,7 @@ class Pipeline:
 
         self.cfg = cfg
         self.execution = execution or Execution.default()
-        self.paths = RunPaths(Path(cfg.output_dir), cfg.model.name)
+        self.paths = RunPaths(Path(cfg.output_dir), cfg.model.run_label)
         self.tracking_uri = tracking_uri(cfg.output_dir, tracking)
         self.log = log
 
@@ -62,7 +64,7 @@ class Pipeline:
             experiment=f"l1ad/{self.cfg.name}",
             stage=stage,
             output_dir=self.paths.root,
-            tags={"l1ad.config_digest": self.cfg.digest(), "l1ad.model": self.cfg.model.name, "l1ad.version": __version__},
+            tags={"l1ad.config_digest": self.cfg.digest(), "l1ad.model": self.cfg.model.run_label, "l1ad.version": __version__},
         )
 
     # -- stages -------------------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ class Pipeline:
             mlflow.log_artifacts(str(self.paths.model), artifact_path="model")
         summary = (f"{len(detector.history['loss'])} epochs, best validation loss {min(detector.history['val_loss']):.4f}"
                    if "val_loss" in detector.history else "fitted")
-        self.log(f"trained {self.cfg.model.name}: {summary} -> {self.paths.model} [{time.time() - started:.0f} s]")
+        self.log(f"trained {self.cfg.model.run_label}: {summary} -> {self.paths.model} [{time.time() - started:.0f} s]")
         return detector
 
     def _detector(self):
@@ -142,12 +144,12 @@ class Pipeline:
     def evaluate(self):
         import mlflow
 
-        from l1ad.benchmark.evaluation import evaluate_detector
+        from l1ad.benchmark.evaluation import evaluate_detector, headline_label
 
         dataset, detector = self._dataset(), self._detector()
         with self._run("evaluate"):
             result = evaluate_detector(detector, dataset, self.cfg.evaluation, self.paths.evaluation,
-                                       model=self.cfg.model.name, seed=self.cfg.seed)
+                                       model=self.cfg.model.run_label, seed=self.cfg.seed)
             mlflow.log_params(flatten_params({"evaluation": self.cfg.evaluation.model_dump(),
                                               "dataset.digest": dataset.manifest["digest"]}))
             for row in result.table.itertuples():
@@ -155,24 +157,24 @@ class Pipeline:
                 mlflow.log_metrics({f"eff.{key}": row.efficiency, f"eff_lo.{key}": row.efficiency_lo,
                                     f"eff_hi.{key}": row.efficiency_hi, f"auc.{row.signal}": row.roc_auc})
             mlflow.log_artifacts(str(self.paths.evaluation), artifact_path="evaluation")
-        lead = result.table[result.table.rate_khz == self.cfg.evaluation.leaderboard_rate_khz]
-        for row in lead.itertuples():
+        label = headline_label(self.cfg.evaluation, dataset.zero_bias)
+        for row in result.table[result.table.working_point == label].itertuples():
             self.log(f"  {row.signal:>10}: efficiency {row.efficiency:.3f} [{row.efficiency_lo:.3f}, {row.efficiency_hi:.3f}] "
-                     f"at {row.rate_khz:g} kHz, AUC {row.roc_auc:.3f}{'' if row.measurable else ' (' + row.note + ')'}")
+                     f"at {label}, AUC {row.roc_auc:.3f}{'' if row.measurable else ' (' + row.note + ')'}")
         self.log(f"evaluation -> {self.paths.evaluation}")
         return result
 
     def firmware(self):
         import mlflow
 
-        from l1ad.benchmark.evaluation import read_scores, read_table
-        from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, write_report
+        from l1ad.benchmark.evaluation import headline_label, read_scores, read_table
+        from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, not_convertible, write_report
 
         dataset, detector = self._dataset(), self._detector()
-        if not hasattr(detector, "keras_model"):
+        reason = not_convertible(detector)
+        if reason is not None:
             self.paths.firmware.mkdir(parents=True, exist_ok=True)
-            report = {"model": self.cfg.model.name, "agreement": [],
-                      "source": "not applicable: scikit-learn models have no hls4ml conversion"}
+            report = {"model": self.cfg.model.run_label, "agreement": [], "source": f"not applicable: {reason}"}
             write_report(self.paths.firmware / "firmware.json", report)
             self.log(f"firmware: {report['source']}")
             return report
@@ -186,9 +188,9 @@ class Pipeline:
             agreements = []
             for name, k_scores in keras_scores.items():
                 inputs = detector.model_inputs(dataset.sample(name).particles)
-                agreements.append(compare(name, k_scores, firmware_scores(hls_model, inputs), thresholds))
+                agreements.append(compare(name, k_scores, firmware_scores(hls_model, detector, inputs), thresholds))
             report = {
-                "model": self.cfg.model.name,
+                "model": self.cfg.model.run_label,
                 "source": "hls4ml bit-accurate C++ model compiled with g++ (hls_model.compile()); not synthesized",
                 "hls4ml_config": hls_cfg,
                 "firmware": self.cfg.firmware.model_dump(),
@@ -204,7 +206,7 @@ class Pipeline:
                     mlflow.log_metric(f"decision_mismatch.{a.sample}.{key}", frac)
                 mlflow.log_metric(f"max_abs_score_difference.{a.sample}", a.max_abs_score_difference)
             mlflow.log_artifact(str(self.paths.firmware / "firmware.json"))
-        label = _leaderboard_label(self.cfg)
+        label = headline_label(self.cfg.evaluation, dataset.zero_bias)
         total = sum(a.n_events for a in agreements)
         mismatched = sum(a.decision_mismatch_events[label] for a in agreements)
         self.log(f"firmware: {mismatched} of {total} test events change their trigger decision at {label} "
@@ -214,11 +216,15 @@ class Pipeline:
     def leaderboard(self, board_dir: str | Path | None = None):
         import json
 
-        from l1ad.benchmark.evaluation import read_table
+        from l1ad.benchmark.evaluation import headline_label, read_table
         from l1ad.leaderboards.board import Entry, SignalResult, submit
 
+        if not self._dataset().zero_bias:
+            self.log(f"leaderboard: skipped; it ranks at a trigger rate, which needs a zero-bias dataset, and "
+                     f"{self.cfg.dataset.name!r} is pre-selected (its metrics table has FPR working points)")
+            return []
         table = read_table(self.paths.evaluation)
-        label = _leaderboard_label(self.cfg)
+        label = headline_label(self.cfg.evaluation)
         rows = table[table.working_point == label]
         fw_path = self.paths.firmware / "firmware.json"
         mismatch, fw_source = None, "not run"
@@ -230,7 +236,7 @@ class Pipeline:
             fw_source = fw["source"]
         first = rows.iloc[0]
         entry = Entry(
-            model=self.cfg.model.name,
+            model=self.cfg.model.run_label,
             submitter=self.cfg.leaderboard.submitter,
             dataset=str(first.dataset),
             dataset_version=str(first.dataset_version),
@@ -264,6 +270,51 @@ class Pipeline:
         self.log(f"leaderboard: {len(entries)} entries -> {directory}")
         return entries
 
+    def trained_model_is_current(self) -> bool:
+        """True when the model directory holds this config's model (architecture, training, seed) trained on this
+        dataset, so a resumed bench need not train it again."""
+        from l1ad.models.io import read_meta
+
+        if not (self.paths.model / "model.json").is_file() or not (self.paths.dataset / "dataset.json").is_file():
+            return False
+        try:
+            meta = read_meta(self.paths.model)
+        except L1adError:
+            return False
+        return (meta.get("model") == self.cfg.model.model_dump() and meta.get("training") == self.cfg.training.model_dump()
+                and meta.get("seed") == self.cfg.seed
+                and meta.get("provenance", {}).get("dataset_digest") == self._dataset().manifest["digest"])
+
+    def bench(self, models: list[str] | None = None, *, retrain: bool = False, firmware: bool = False):
+        """Train (unless already trained), evaluate and compare the config's bench models on one dataset."""
+        from l1ad.benchmark.comparison import write_comparison
+        from l1ad.benchmark.evaluation import headline_label
+
+        chosen = self.cfg.bench
+        if models:
+            known = {m.run_label: m for m in chosen}
+            unknown = [m for m in models if m not in known]
+            if unknown:
+                raise L1adError(f"no bench model {unknown[0]!r} in config {self.cfg.name!r}; known: {', '.join(known)}")
+            chosen = [known[m] for m in models]
+        dataset = self.data()
+        tables, notes = [], {}
+        for model in chosen:
+            stage = Pipeline(self.cfg.model_copy(update={"model": model}), tracking=self.tracking_uri, log=self.log,
+                             execution=self.execution)
+            if not retrain and stage.trained_model_is_current():
+                self.log(f"bench: {model.run_label} already trained for this dataset and config; not retraining")
+            else:
+                stage.train()
+            tables.append(stage.evaluate().table)
+            notes[model.run_label] = _bench_note(model)
+            if firmware:
+                stage.firmware()
+        directory = self.paths.root / "bench"
+        write_comparison(tables, headline_label(self.cfg.evaluation, dataset.zero_bias), directory, notes=notes)
+        self.log(f"bench: {len(chosen)} models compared -> {directory / 'results.md'}")
+        return directory
+
     def run_all(self, board_dir: str | Path | None = None):
         self.data()
         self.train()
@@ -272,8 +323,15 @@ class Pipeline:
         return self.leaderboard(board_dir)
 
 
-def _leaderboard_label(cfg: RunConfig) -> str:
-    return f"{cfg.evaluation.leaderboard_rate_khz:g} kHz"
+def _bench_note(model) -> str:
+    from l1ad.models.registry import MODELS
+
+    spec = MODELS[model.name]
+    if spec.family != "keras":
+        return "scikit-learn"
+    precision = "float" if model.quantization is None else (
+        f"QKeras {model.quantization.weight_bits}-bit weights, {model.quantization.activation_bits}-bit activations")
+    return f"{precision}; score {spec.score(model)}"
 
 
 def _git_commit() -> str | None:

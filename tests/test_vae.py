@@ -1,0 +1,89 @@
+"""The dense VAE (AXOL1TL-style) and float variants: scores, save/load, and the firmware path of the encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from l1ad.config import ModelConfig, TrainingConfig
+from l1ad.errors import L1adError
+from l1ad.models.autoencoder import latent_score
+from l1ad.models.detector import AutoencoderDetector
+
+pytestmark = pytest.mark.slow
+
+
+def _fit(tiny_dataset, **model) -> AutoencoderDetector:
+    cfg = ModelConfig(**model)
+    detector = AutoencoderDetector(cfg, TrainingConfig(epochs=6, batch_size=256), seed=3)
+    return detector.fit(tiny_dataset.background("train").particles, tiny_dataset.background("validation").particles)
+
+
+@pytest.fixture(scope="module")
+def vae(tiny_dataset):
+    return _fit(tiny_dataset, name="dense_vae")
+
+
+def test_latent_scores_by_hand():
+    mean = np.array([[1.0, -2.0], [0.0, 0.0]])
+    log_var = np.array([[0.0, np.log(4.0)], [0.0, 0.0]])
+    both = np.concatenate((mean, log_var), axis=1)
+    assert latent_score(mean, "mu2").tolist() == [5.0, 0.0]
+    assert latent_score(both, "rz") == pytest.approx([1.0 + 4.0 / 4.0, 0.0])
+    kl_first = -0.5 * ((1 + 0 - 1 - 1) + (1 + np.log(4.0) - 4 - 4))
+    assert latent_score(both, "kl") == pytest.approx([kl_first, 0.0])
+
+
+def test_vae_learns_with_kl_and_scores_ttbar_higher(vae, tiny_dataset):
+    assert "kl" in vae.history and vae.history["loss"][-1] < vae.history["loss"][0]
+    bg = vae.anomaly_score(tiny_dataset.background("test").particles)
+    tt = vae.anomaly_score(tiny_dataset.sample("ttbar").particles)
+    assert np.median(tt) > np.median(bg)
+    assert [layer.name for layer in vae.trigger_model.layers][-1] == "z_mean"  # mu2: the encoder alone
+
+
+def test_vae_saves_loads_and_switches_scores(vae, tiny_dataset, tmp_path):
+    particles = tiny_dataset.background("test").particles[:500]
+    vae.save(tmp_path / "vae")
+    loaded = AutoencoderDetector.load(tmp_path / "vae")
+    assert np.array_equal(loaded.anomaly_score(particles), vae.anomaly_score(particles))
+    # The same weights scored with KL: the encoder now also returns log sigma^2.
+    kl = AutoencoderDetector(vae.model_config.model_copy(update={"params": {"score": "kl"}}), seed=3)
+    kl.scaler, kl.keras_model = vae.scaler, vae.keras_model
+    scores = kl.anomaly_score(particles)
+    assert kl.trigger_model.output_shape == (None, 2 * vae.model_config.latent_dim)
+    assert (scores >= 0).all() and not np.array_equal(scores, vae.anomaly_score(particles))
+
+
+def test_unknown_vae_score_is_rejected():
+    with pytest.raises(ValueError, match="score must be one of mu2, kl, rz, mse"):
+        ModelConfig(name="dense_vae", params={"score": "likelihood"})
+
+
+def test_float_autoencoder_has_no_quantizers(tiny_dataset):
+    detector = _fit(tiny_dataset, name="dense_ae", quantization=None)
+    assert not any(type(layer).__name__.startswith("Q") for layer in detector.keras_model.layers)
+    x = detector.model_inputs(tiny_dataset.background("test").particles[:100])
+    assert np.array_equal(x, detector.scaler.transform(tiny_dataset.background("test").particles[:100]).astype(np.float32))
+
+
+def test_vae_encoder_goes_through_hls4ml_bit_exactly(vae, tiny_dataset, tiny_config, tmp_path):
+    from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, not_convertible
+
+    assert not_convertible(vae) is None
+    hls_model, _ = build_hls_model(vae, tiny_config.firmware, tmp_path / "prj")
+    particles = tiny_dataset.background("test").particles[:2000]
+    keras = vae.anomaly_score(particles)
+    agreement = compare("background_test", keras, firmware_scores(hls_model, vae, vae.model_inputs(particles)),
+                        {"median": float(np.median(keras))})
+    assert agreement.max_abs_score_difference == 0.0
+
+
+def test_vae_reconstruction_score_is_not_convertible(vae):
+    from l1ad.firmware.hls import not_convertible
+
+    mse = AutoencoderDetector(vae.model_config.model_copy(update={"params": {"score": "mse"}}), seed=3)
+    mse.scaler, mse.keras_model = vae.scaler, vae.keras_model
+    assert "sampling layer" in not_convertible(mse)
+    with pytest.raises(L1adError, match="not fitted"):
+        AutoencoderDetector(vae.model_config).trigger_model  # noqa: B018
