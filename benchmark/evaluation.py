@@ -117,7 +117,10 @@ def evaluate_detector(detector, dataset: Dataset, cfg: EvaluationConfig, directo
     directory.mkdir(parents=True, exist_ok=True)
     background = "background_test"
     samples = [background, *dataset.signal_names]
-    scores = {name: detector.anomaly_score(dataset.sample(name).particles) for name in samples}
+    from l1ad.models.registry import model_inputs_of
+
+    scores = {name: detector.anomaly_score(model_inputs_of(detector.model_config, dataset.sample(name)))
+              for name in samples}
     table = evaluate_scores(scores, background, dataset.signal_names, cfg, model=model, dataset=dataset, seed=seed)
     write_scores(directory / "scores.h5", scores)
     _write_table(table, directory)

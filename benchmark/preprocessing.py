@@ -44,3 +44,29 @@ class PtScaler:
         if data.get("type") != "PtScaler" or len(data.get("mean", ())) != N_OBJECTS or len(data.get("scale", ())) != N_OBJECTS:
             raise L1adError(f"preprocessing: expected a PtScaler with {N_OBJECTS} means and scales")
         return cls(mean=tuple(float(x) for x in data["mean"]), scale=tuple(float(x) for x in data["scale"]))
+
+
+@dataclass(frozen=True)
+class RegionScaler:
+    """Calorimeter regions (N, 18, 14) in GeV -> (N, 252) inputs divided by one scale fitted on training background
+    (the standard deviation of all region ETs), so the network sees O(1) values and zero stays zero."""
+
+    scale: float = 0.0
+
+    def fit(self, regions: np.ndarray) -> RegionScaler:
+        std = float(np.asarray(regions, dtype=np.float64).std())
+        return RegionScaler(scale=std if std > 0 else 1.0)
+
+    def transform(self, regions: np.ndarray) -> np.ndarray:
+        if not self.scale:
+            raise L1adError("the region scaler is not fitted")
+        return (np.asarray(regions, dtype=np.float32) / np.float32(self.scale)).reshape(len(regions), -1)
+
+    def to_dict(self) -> dict:
+        return {"type": "RegionScaler", "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RegionScaler:
+        if data.get("type") != "RegionScaler" or not isinstance(data.get("scale"), int | float) or data["scale"] <= 0:
+            raise L1adError("preprocessing: expected a RegionScaler with a positive scale")
+        return cls(scale=float(data["scale"]))

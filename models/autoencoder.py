@@ -52,6 +52,14 @@ class _Layers:
             return self.tf.keras.layers.Dense(units, name=name)(x)
         return self._qdense(units, kernel_quantizer=self._weights, bias_quantizer=self._weights, name=name)(x)
 
+    def conv2d(self, x, filters: int, kernel: tuple[int, int], name: str):
+        if self.q is None:
+            return self.tf.keras.layers.Conv2D(filters, kernel, padding="same", name=name)(x)
+        from qkeras import QConv2D
+
+        return QConv2D(filters, kernel, padding="same", kernel_quantizer=self._weights, bias_quantizer=self._weights,
+                       name=name)(x)
+
     def relu(self, x, name: str):
         if self.q is None:
             return self.tf.keras.layers.Activation("relu", name=name)(x)
@@ -76,19 +84,28 @@ def build_dense_autoencoder(cfg: ModelConfig):
 def build_dense_vae(cfg: ModelConfig, beta: float):
     """VAE trained on masked MSE + beta x KL; the decoder reads z = mu at inference (no sampling outside training)."""
     layers = _Layers(cfg)
-    tf = layers.tf
-    inputs = tf.keras.Input(shape=(N_INPUTS,), name="inputs")
+    inputs = layers.tf.keras.Input(shape=(N_INPUTS,), name="inputs")
     x = layers.stack(layers.input_quantizer(inputs), cfg.encoder_units, "enc")
-    z_mean = layers.dense(x, cfg.latent_dim, "z_mean")
-    z_log_var = layers.dense(x, cfg.latent_dim, "z_log_var")
-    z = _Sampling(name="z")([z_mean, z_log_var])
+    z, finish = variational_latent(layers, x, cfg.latent_dim, beta)
     x = layers.stack(z, list(reversed(cfg.encoder_units)), "dec", len(cfg.encoder_units) + 1)
-    outputs = layers.dense(x, N_INPUTS, "reconstruction")
-    model = tf.keras.Model(inputs, outputs, name=cfg.name)
-    kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1))
-    model.add_loss(beta * kl)
-    model.add_metric(kl, name="kl")
-    return model
+    return finish(layers.tf.keras.Model(inputs, layers.dense(x, N_INPUTS, "reconstruction"), name=cfg.name))
+
+
+def variational_latent(layers: _Layers, x, latent_dim: int, beta: float):
+    """The VAE bottleneck: ``z_mean`` and ``z_log_var`` heads and the sampled ``z``; ``finish(model)`` adds the
+    beta-weighted KL term to the model's loss (and reports it as metric ``kl``)."""
+    tf = layers.tf
+    z_mean = layers.dense(x, latent_dim, "z_mean")
+    z_log_var = layers.dense(x, latent_dim, "z_log_var")
+    z = _Sampling(name="z")([z_mean, z_log_var])
+
+    def finish(model):
+        kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1))
+        model.add_loss(beta * kl)
+        model.add_metric(kl, name="kl")
+        return model
+
+    return z, finish
 
 
 def vae_trigger_model(keras_model, score: str):

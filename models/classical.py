@@ -16,6 +16,7 @@ from l1ad import __version__
 from l1ad.benchmark.preprocessing import PtScaler
 from l1ad.config import ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, first_line
+from l1ad.models.detector import SCORING_CHUNK
 from l1ad.models.io import PREPROCESSING, check_particles, configs_from_meta, read_json, read_meta, write_model_dir
 from l1ad.models.registry import MODELS
 
@@ -48,7 +49,11 @@ class ClassicalDetector:
         check_particles(particles, "input data")
         if self.estimator is None or self.scaler is None:
             raise L1adError("the detector is not fitted: call fit() or load() first")
-        return -self.estimator.score_samples(self.scaler.transform(particles)).astype(np.float64)
+        scores = np.empty(len(particles), dtype=np.float64)
+        for start in range(0, len(particles), SCORING_CHUNK):  # bounded memory, as for the networks
+            chunk = self.scaler.transform(particles[start : start + SCORING_CHUNK])
+            scores[start : start + len(chunk)] = -self.estimator.score_samples(chunk)
+        return scores
 
     def predict(self, particles: np.ndarray, threshold: float) -> np.ndarray:
         return self.anomaly_score(particles) > threshold

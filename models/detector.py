@@ -30,6 +30,7 @@ from l1ad.models.io import PREPROCESSING, check_particles, configs_from_meta, re
 from l1ad.models.registry import MODELS
 
 WEIGHTS = "weights.h5"
+SCORING_CHUNK = 65536  # events per scoring pass
 
 
 SCORE_DESCRIPTIONS = {
@@ -42,6 +43,14 @@ SCORE_DESCRIPTIONS = {
 
 class AutoencoderDetector:
     """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
+
+    scaler_type = PtScaler
+    loss = staticmethod(masked_mse_loss)
+    input_description = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
+
+    @staticmethod
+    def _check(data: np.ndarray, what: str) -> None:
+        check_particles(data, what)
 
     def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
         self.model_config = model
@@ -56,26 +65,40 @@ class AutoencoderDetector:
     def fit(self, particles: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
         import tensorflow as tf
 
-        check_particles(particles, "training data")
+        self._check(particles, "training data")
         tf.keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
-        self.scaler = PtScaler().fit(particles)
+        self.scaler = self.scaler_type().fit(particles)
         self.keras_model = MODELS[self.model_config.name].build(self.model_config, self.seed)
         t = self.training_config
-        self.keras_model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=masked_mse_loss)
         x = self.model_inputs(particles)
         val = None
         if validation is not None:
-            check_particles(validation, "validation data")
+            self._check(validation, "validation data")
             xv = self.model_inputs(validation)
             val = (xv, xv)
-        monitor = "val_loss" if val is not None else "loss"
-        stop = tf.keras.callbacks.EarlyStopping(monitor=monitor, patience=t.early_stopping_patience, restore_best_weights=True)
-        fit = self.keras_model.fit(
-            x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, callbacks=[stop], verbose=verbose
-        )
+        model, callbacks, pruned_epochs = self.keras_model, [], 0
+        if t.pruning is not None:
+            model, callbacks, pruned_epochs = _with_pruning(model, t, steps_per_epoch=-(-len(x) // t.batch_size))
+        model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=self.loss)
+        callbacks.append(tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss" if val is not None else "loss", patience=t.early_stopping_patience,
+            restore_best_weights=True, start_from_epoch=pruned_epochs))
+        fit = model.fit(x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
+                        callbacks=callbacks, verbose=verbose)
         self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        if t.pruning is not None:
+            import tensorflow_model_optimization as tfmot
+
+            # Back to the registered architecture (no pruning wrappers), so saving, loading and hls4ml see plain layers.
+            self.keras_model.set_weights(tfmot.sparsity.keras.strip_pruning(model).get_weights())
+            self.history["weight_sparsity"] = [self.weight_sparsity()]
         return self
+
+    def weight_sparsity(self) -> float:
+        """Fraction of kernel weights that are exactly zero."""
+        kernels = [w for layer in self.keras_model.layers for w in layer.get_weights()[:1] if w.ndim >= 2]
+        return float(sum((k == 0).sum() for k in kernels) / max(sum(k.size for k in kernels), 1))
 
     def model_inputs(self, particles: np.ndarray) -> np.ndarray:
         """Preprocessed, input-quantized (N, 57) values: exactly what the firmware is fed."""
@@ -106,9 +129,14 @@ class AutoencoderDetector:
         return latent_score(outputs, self.score_name)
 
     def anomaly_score(self, particles: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        check_particles(particles, "input data")
-        x = self.model_inputs(particles)
-        return self.score_from_outputs(x, self.trigger_model.predict(x, batch_size=batch_size, verbose=0))
+        """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
+        self._check(particles, "input data")
+        scores = np.empty(len(particles), dtype=np.float64)
+        for start in range(0, len(particles), SCORING_CHUNK):
+            x = self.model_inputs(particles[start : start + SCORING_CHUNK])
+            outputs = self.trigger_model.predict(x, batch_size=batch_size, verbose=0)
+            scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
+        return scores
 
     def predict(self, particles: np.ndarray, threshold: float) -> np.ndarray:
         """Trigger decision: True where the event is accepted (score above the threshold)."""
@@ -127,7 +155,7 @@ class AutoencoderDetector:
             "seed": self.seed,
             "score": f"{self.score_name}: {SCORE_DESCRIPTIONS[self.score_name]} (higher = more anomalous)",
             "input": {
-                "layout": "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0",
+                "layout": self.input_description,
                 "quantizer": quantizer,
             },
             "history": self.history,
@@ -141,7 +169,7 @@ class AutoencoderDetector:
         meta = read_meta(directory)
         model_cfg, training_cfg = configs_from_meta(meta, directory)
         detector = cls(model_cfg, training_cfg, seed=int(meta.get("seed", 0)))
-        detector.scaler = PtScaler.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
+        detector.scaler = cls.scaler_type.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
         detector.keras_model = _load_weights(MODELS[model_cfg.name].build(model_cfg, detector.seed), directory / WEIGHTS)
         detector.history = meta.get("history", {})
         detector.provenance = meta.get("provenance", {})
@@ -150,6 +178,29 @@ class AutoencoderDetector:
     def _check_fitted(self) -> None:
         if self.keras_model is None or self.scaler is None:
             raise L1adError("the detector is not fitted: call fit() or load() first")
+
+
+def _with_pruning(keras_model, training: TrainingConfig, steps_per_epoch: int):
+    """Wrap the prunable layers for magnitude pruning; returns the model to train, its callbacks and the ramp length
+    in epochs."""
+    import tensorflow_model_optimization as tfmot
+
+    ramp_epochs = max(1, round(training.pruning.ramp_fraction * training.epochs))
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=training.pruning.final_sparsity, begin_step=0,
+        end_step=ramp_epochs * steps_per_epoch, frequency=steps_per_epoch)  # masks tighten once per epoch
+    import tensorflow as tf
+
+    def wrap(layer):  # dense and convolution kernels only; other layers (input quantizer, sampling) are copied
+        clone = layer.__class__.from_config(layer.get_config())
+        has_kernel = any("kernel" in w.name for w in layer.weights)
+        return tfmot.sparsity.keras.prune_low_magnitude(clone, pruning_schedule=schedule) if has_kernel else clone
+
+    model = tf.keras.models.clone_model(keras_model, clone_function=wrap)
+    for layer in model.layers:  # start from the same initial weights as the unpruned network
+        inner = getattr(layer, "layer", layer)
+        inner.set_weights(keras_model.get_layer(inner.name).get_weights())
+    return model, [tfmot.sparsity.keras.UpdatePruningStep()], ramp_epochs
 
 
 def _load_weights(keras_model, path: Path):

@@ -15,6 +15,7 @@ class ModelSpec:
     build: Callable  # (ModelConfig, seed) -> Keras model or unfitted estimator
     params: dict = field(default_factory=dict)  # accepted params and defaults
     choices: dict = field(default_factory=dict)  # params restricted to a set of values
+    inputs: str = "particles"  # what of a sample the model reads: "particles" (N, 19, 4) or "regions" (N, 18, 14)
 
     def param(self, cfg, key: str):
         return cfg.params.get(key, self.params[key])
@@ -34,6 +35,24 @@ def _dense_vae(cfg, seed):
     from l1ad.models.autoencoder import build_dense_vae
 
     return build_dense_vae(cfg, beta=float(MODELS["dense_vae"].param(cfg, "beta")))
+
+
+def _cnn_ae(cfg, seed):
+    from l1ad.models.cnn import build_cnn_autoencoder
+
+    return build_cnn_autoencoder(cfg)
+
+
+def _cnn_vae(cfg, seed):
+    from l1ad.models.cnn import build_cnn_vae
+
+    return build_cnn_vae(cfg, beta=float(MODELS["cnn_vae"].param(cfg, "beta")))
+
+
+def _cicada_teacher(cfg, seed):
+    from l1ad.models.cicada import build_cicada_teacher
+
+    return build_cicada_teacher(cfg)
 
 
 def _isolation_forest(cfg, seed):
@@ -60,6 +79,12 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("dense_vae", "QKeras dense VAE (AXOL1TL-style); score mu2 = sum of latent means squared from the encoder "
                   "alone (as in the AXOL1TL trigger), or kl, rz, or the reconstruction mse", "keras", _dense_vae,
                   {"beta": 0.5, "score": "mu2"}, {"score": ("mu2", "kl", "rz", "mse")}),
+        ModelSpec("cnn_ae", "QKeras convolutional autoencoder on the 19 x 3 object image, masked-MSE score", "keras", _cnn_ae),
+        ModelSpec("cnn_vae", "QKeras convolutional VAE on the 19 x 3 object image; score mu2 (encoder only), kl, rz or mse",
+                  "keras", _cnn_vae, {"beta": 0.5, "score": "mu2"}, {"score": ("mu2", "kl", "rz", "mse")}),
+        ModelSpec("cicada_teacher", "CICADA-style convolutional teacher autoencoder on the 18 x 14 calorimeter regions, "
+                  "MSE score (usually float: quantization null, latent_dim 80)", "keras", _cicada_teacher,
+                  inputs="regions"),
         ModelSpec("isolation_forest", "scikit-learn IsolationForest on the 57 preprocessed inputs", "sklearn",
                   _isolation_forest, {"n_estimators": 200, "max_samples": 4096}),
         ModelSpec("gmm", "scikit-learn Gaussian mixture (full covariance) on the 57 preprocessed inputs; score = -log L",
@@ -69,7 +94,23 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def detector_class(name: str):
+    from l1ad.models.cicada import RegionAutoencoderDetector
     from l1ad.models.classical import ClassicalDetector
     from l1ad.models.detector import AutoencoderDetector
 
-    return {"keras": AutoencoderDetector, "sklearn": ClassicalDetector}[MODELS[name].family]
+    spec = MODELS[name]
+    if spec.family == "sklearn":
+        return ClassicalDetector
+    return RegionAutoencoderDetector if spec.inputs == "regions" else AutoencoderDetector
+
+
+def model_inputs_of(model_config, sample):
+    """The array of ``sample`` the model reads: trigger objects or calorimeter regions."""
+    from l1ad.errors import L1adError
+
+    if MODELS[model_config.name].inputs == "particles":
+        return sample.particles
+    if sample.regions is None:
+        raise L1adError(f"sample {sample.name!r} has no calorimeter regions, which {model_config.name!r} reads "
+                        "(public ADC2021 files carry trigger objects only)")
+    return sample.regions

@@ -115,7 +115,7 @@ class Pipeline:
     def train(self):
         import mlflow
 
-        from l1ad.models.registry import detector_class
+        from l1ad.models.registry import detector_class, model_inputs_of
 
         dataset = self._dataset()
         detector = detector_class(self.cfg.model.name)(self.cfg.model, self.cfg.training, seed=self.cfg.seed)
@@ -123,7 +123,8 @@ class Pipeline:
         with self._run("train") as run:
             mlflow.log_params(flatten_params({"model": self.cfg.model.model_dump(), "training": self.cfg.training.model_dump(),
                                               "seed": self.cfg.seed, "dataset.digest": dataset.manifest["digest"]}))
-            detector.fit(dataset.background("train").particles, dataset.background("validation").particles)
+            detector.fit(model_inputs_of(self.cfg.model, dataset.background("train")),
+                         model_inputs_of(self.cfg.model, dataset.background("validation")))
             detector.provenance = {"dataset": dataset.name, "dataset_version": dataset.version,
                                    "dataset_digest": dataset.manifest["digest"], "config_digest": self.cfg.digest(),
                                    "mlflow_run_id": run.info.run_id}
@@ -169,6 +170,7 @@ class Pipeline:
 
         from l1ad.benchmark.evaluation import headline_label, read_scores, read_table
         from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, not_convertible, write_report
+        from l1ad.models.registry import model_inputs_of
 
         dataset, detector = self._dataset(), self._detector()
         reason = not_convertible(detector)
@@ -187,7 +189,7 @@ class Pipeline:
             hls_model, hls_cfg = build_hls_model(detector, self.cfg.firmware, self.paths.firmware / "hls4ml_prj")
             agreements = []
             for name, k_scores in keras_scores.items():
-                inputs = detector.model_inputs(dataset.sample(name).particles)
+                inputs = detector.model_inputs(model_inputs_of(detector.model_config, dataset.sample(name)))
                 agreements.append(compare(name, k_scores, firmware_scores(hls_model, detector, inputs), thresholds))
             report = {
                 "model": self.cfg.model.run_label,

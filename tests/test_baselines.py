@@ -1,22 +1,24 @@
-"""The dense VAE (AXOL1TL-style) and float variants: scores, save/load, and the firmware path of the encoder."""
+"""Neural baselines beyond the dense AE: VAE (AXOL1TL-style), CNNs, the CICADA teacher, float variants, pruning."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from l1ad.config import ModelConfig, TrainingConfig
+from l1ad.config import ModelConfig, PruningConfig, TrainingConfig
 from l1ad.errors import L1adError
 from l1ad.models.autoencoder import latent_score
 from l1ad.models.detector import AutoencoderDetector
+from l1ad.models.registry import detector_class, model_inputs_of
 
 pytestmark = pytest.mark.slow
 
 
-def _fit(tiny_dataset, **model) -> AutoencoderDetector:
+def _fit(tiny_dataset, training: TrainingConfig | None = None, **model):
     cfg = ModelConfig(**model)
-    detector = AutoencoderDetector(cfg, TrainingConfig(epochs=6, batch_size=256), seed=3)
-    return detector.fit(tiny_dataset.background("train").particles, tiny_dataset.background("validation").particles)
+    detector = detector_class(cfg.name)(cfg, training or TrainingConfig(epochs=6, batch_size=256), seed=3)
+    train, validation = tiny_dataset.background("train"), tiny_dataset.background("validation")
+    return detector.fit(model_inputs_of(cfg, train), model_inputs_of(cfg, validation))
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,38 @@ def test_vae_reconstruction_score_is_not_convertible(vae):
     assert "sampling layer" in not_convertible(mse)
     with pytest.raises(L1adError, match="not fitted"):
         AutoencoderDetector(vae.model_config).trigger_model  # noqa: B018
+
+
+def test_cnn_autoencoder_learns(tiny_dataset):
+    cnn = _fit(tiny_dataset, name="cnn_ae", latent_dim=8)
+    assert any(layer.name == "enc_conv_0" for layer in cnn.keras_model.layers)
+    bg = cnn.anomaly_score(tiny_dataset.background("test").particles)
+    tt = cnn.anomaly_score(tiny_dataset.sample("ttbar").particles)
+    assert np.median(tt) > np.median(bg)
+
+
+def test_cicada_teacher_reads_regions(tiny_dataset, tmp_path):
+    teacher = _fit(tiny_dataset, name="cicada_teacher", latent_dim=16, quantization=None)
+    regions = tiny_dataset.background("test").regions
+    scores = teacher.anomaly_score(regions)
+    assert scores.shape == (len(regions),)
+    assert np.median(teacher.anomaly_score(tiny_dataset.sample("ttbar").regions)) > np.median(scores)
+    teacher.save(tmp_path / "teacher")
+    from l1ad.models.io import load_detector
+
+    assert np.array_equal(load_detector(tmp_path / "teacher").anomaly_score(regions[:300]), scores[:300])
+    with pytest.raises(L1adError, match=r"expected calorimeter regions of shape \(N, 18, 14\)"):
+        teacher.anomaly_score(tiny_dataset.background("test").particles)
+
+
+def test_pruning_reaches_its_sparsity_and_survives_saving(tiny_dataset, tmp_path):
+    training = TrainingConfig(epochs=6, batch_size=256, pruning=PruningConfig(final_sparsity=0.6, ramp_fraction=0.5))
+    pruned = _fit(tiny_dataset, training, name="dense_ae")
+    assert pruned.weight_sparsity() == pytest.approx(0.6, abs=0.02)
+    assert pruned.history["weight_sparsity"] == [pruned.weight_sparsity()]
+    pruned.save(tmp_path / "pruned")
+    loaded = AutoencoderDetector.load(tmp_path / "pruned")
+    assert loaded.weight_sparsity() == pruned.weight_sparsity()
+    particles = tiny_dataset.background("test").particles[:300]
+    assert np.array_equal(loaded.anomaly_score(particles), pruned.anomaly_score(particles))
+    assert _fit(tiny_dataset, name="dense_ae").weight_sparsity() < 0.05
