@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -40,6 +39,7 @@ from l1ad.benchmark.processes import PROCESSES
 from l1ad.benchmark.selection import could_pass, passes_lepton_trigger
 from l1ad.config import DatasetConfig
 from l1ad.errors import L1adError
+from l1ad.files import replacing, write_text_atomic
 
 BLIND = "blind"
 
@@ -91,12 +91,23 @@ def blind_labels_path(directory: Path) -> Path:
     return directory.with_name(directory.name + "_blind_labels") / "blind_labels.h5"
 
 
-def cached_dataset(directory: Path, digest: str) -> Dataset | None:
-    """The dataset already in ``directory`` if its manifest records ``digest``, else None."""
+def cached_dataset(directory: Path, digest: str, *, name: str | None = None, size: str | None = None,
+                   force: bool = False) -> Dataset | None:
+    """The dataset already in ``directory`` if its manifest records ``digest``, else None.
+
+    A directory holding a different dataset (another name or size) is never overwritten without ``force``: that
+    would silently lose hours of generation.
+    """
     if not (directory / MANIFEST).is_file():
         return None
     existing = load_dataset(directory)
-    return existing if isinstance(existing, Dataset) and existing.manifest.get("digest") == digest else None
+    if not isinstance(existing, Dataset):
+        return None
+    held = (existing.manifest.get("name"), existing.manifest.get("size"))
+    if not force and name is not None and held != (name, size):
+        raise L1adError(f"{directory} holds dataset {held[0]!r} ({held[1]}), not {name!r} ({size}); choose another "
+                        "output directory (-o) or pass --force to replace it")
+    return existing if not force and existing.manifest.get("digest") == digest else None
 
 
 def _shards(part: Part, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
@@ -189,7 +200,7 @@ def build_dataset(
     execution = execution or Execution()
     directory = Path(directory)
     digest = dataset_digest(cfg, seed)
-    existing = None if force else cached_dataset(directory, digest)
+    existing = cached_dataset(directory, digest, name=cfg.name, size=cfg.size, force=force)
     if existing is not None:
         return existing
     directory.mkdir(parents=True, exist_ok=True)
@@ -237,9 +248,7 @@ def build_dataset(
     }
     if cfg.trigger is not None:
         manifest["selection"] = _selection_summary(cfg, sample_jobs, results)
-    tmp = directory / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, directory / MANIFEST)
+    write_text_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     dataset = Dataset(directory=directory, manifest=manifest)
     from l1ad.benchmark.card import write_card
 
@@ -307,13 +316,11 @@ def _write_blind(directory: Path, merged: dict[str, Sample], common: dict, seed:
     write_sample(directory / f"{BLIND}.h5", sample)
     labels_path = blind_labels_path(directory)
     labels_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = labels_path.with_name(labels_path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("EvtId", data=np.arange(len(order), dtype=np.int64))
-        f.create_dataset("truth", data=truth[order])
-        f.attrs["truth_names"] = json.dumps([name for name, _ in parts])
-        f.attrs["digest"] = common["digest"]
-    os.replace(tmp, labels_path)
+    with replacing(labels_path) as tmp, h5py.File(tmp, "w") as f:
+            f.create_dataset("EvtId", data=np.arange(len(order), dtype=np.int64))
+            f.create_dataset("truth", data=truth[order])
+            f.attrs["truth_names"] = json.dumps([name for name, _ in parts])
+            f.attrs["digest"] = common["digest"]
     return {"file": f"{BLIND}.h5", "label": "blind", "split": "blind", "process": "mixture",
             "description": "background and signals mixed and shuffled; labels are kept apart from this directory",
             "n_events": int(len(order))}

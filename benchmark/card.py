@@ -6,7 +6,6 @@ and shows the key distributions (object multiplicities, pT spectra, MET, mean ca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import yaml
 from l1ad.benchmark.dataset import Dataset
 from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE
 from l1ad.benchmark.plots import hep_pyplot
+from l1ad.files import write_text_atomic
 
 CARD = "CARD.md"
 PLOTS = "card"
@@ -85,9 +85,7 @@ def write_card(dataset: Dataset) -> Path:
         *[f"![{name}]({PLOTS}/{name})" for name in figures],
         "",
     ]
-    tmp = directory / (CARD + ".tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, directory / CARD)
+    write_text_atomic(directory / CARD, "\n".join(lines))
     return directory / CARD
 
 

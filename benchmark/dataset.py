@@ -9,7 +9,6 @@ The public ADC2021 files load through the same :func:`load_dataset`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from l1ad.benchmark.emulation import N_OBJECTS, N_REGION_ETA, N_REGION_PHI, PARTICLE_CLASSES, PARTICLE_NAMES
 from l1ad.errors import L1adError, first_line
+from l1ad.files import replacing
 
 MANIFEST = "dataset.json"
 BACKGROUND_SPLITS = ("train", "validation", "test")
@@ -47,21 +47,19 @@ class Sample:
 def write_sample(path: Path, sample: Sample) -> None:
     """Write a sample atomically: a crash or bad input never leaves a half-written file under ``path``."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("Particles", data=sample.particles.astype(np.float32), compression="gzip", shuffle=True)
-        f.create_dataset("Particles_Names", data=np.array(PARTICLE_NAMES, dtype="S"))
-        f.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES, dtype="S"))
-        if sample.regions is not None:
-            f.create_dataset("Regions", data=sample.regions, compression="gzip", shuffle=True)
-        if sample.event_ids is not None:
-            f.create_dataset("EvtId", data=sample.event_ids)
-        if sample.processes is not None:
-            f.create_dataset("Process", data=sample.processes)
-        f.attrs["sample"] = sample.name
-        for key, value in sample.metadata.items():
-            f.attrs[key] = json.dumps(value) if isinstance(value, Mapping | list) else value
-    os.replace(tmp, path)
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+            f.create_dataset("Particles", data=sample.particles.astype(np.float32), compression="gzip", shuffle=True)
+            f.create_dataset("Particles_Names", data=np.array(PARTICLE_NAMES, dtype="S"))
+            f.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES, dtype="S"))
+            if sample.regions is not None:
+                f.create_dataset("Regions", data=sample.regions, compression="gzip", shuffle=True)
+            if sample.event_ids is not None:
+                f.create_dataset("EvtId", data=sample.event_ids)
+            if sample.processes is not None:
+                f.create_dataset("Process", data=sample.processes)
+            f.attrs["sample"] = sample.name
+            for key, value in sample.metadata.items():
+                f.attrs[key] = json.dumps(value) if isinstance(value, Mapping | list) else value
 
 
 def load_sample(path: str | Path) -> Sample:
@@ -155,9 +153,17 @@ class Dataset:
         return {name: self.sample(name) for name in self.signal_names}
 
 
-def load_dataset(path: str | Path) -> Sample | Dataset:
-    """Open a dataset directory (with ``dataset.json``) or read a single sample file (ours or public ADC2021)."""
-    path = Path(path)
+def load_dataset(name_or_path: str | Path, *, size: str = "default", search: str | Path = "runs") -> Sample | Dataset:
+    """Open a dataset directory (with ``dataset.json``), read a single sample file (ours or public ADC2021), or find a
+    generated standard dataset by name (``"zb"``, ``"adc"``, ``"jets"``) and ``size`` among the run directories under
+    ``search`` (the newest if several hold it)."""
+    from l1ad.config import shipped_datasets
+
+    path = Path(name_or_path)
+    if isinstance(name_or_path, str) and name_or_path in shipped_datasets() and not (
+        path.is_file() or (path / MANIFEST).is_file()
+    ):
+        return _find_generated(name_or_path, size, Path(search))
     if path.is_dir():
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
@@ -169,3 +175,18 @@ def load_dataset(path: str | Path) -> Sample | Dataset:
         return Dataset(directory=path, manifest=manifest)
     return load_sample(path)
 
+
+
+def _find_generated(name: str, size: str, search: Path) -> Dataset:
+    found = []
+    for manifest in search.glob("*/*/" + MANIFEST):
+        try:
+            info = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if info.get("name") == name and info.get("size") == size:
+            found.append(manifest)
+    if not found:
+        raise L1adError(f"standard dataset {name!r} ({size}) is not generated under {search}/; generate it with "
+                        f"'l1ad data generate --dataset {name} --size {size} -o {search}/{name}-{size}'")
+    return load_dataset(max(found, key=lambda m: m.stat().st_mtime).parent)

@@ -10,7 +10,6 @@ Writes into one directory:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from l1ad.benchmark.dataset import Dataset
 from l1ad.benchmark.metrics import efficiency_at_fpr, efficiency_at_rate, roc_auc
 from l1ad.config import EvaluationConfig
 from l1ad.errors import L1adError
+from l1ad.files import replacing
 
 ADC2021_FPR = 1e-5  # the ADC2021 challenge's working point
 
@@ -133,11 +133,9 @@ def evaluate_detector(detector, dataset: Dataset, cfg: EvaluationConfig, directo
 
 
 def write_scores(path: Path, scores: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        for name, values in scores.items():
-            f.create_dataset(name, data=np.asarray(values, dtype=np.float64))
-    os.replace(tmp, path)
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+            for name, values in scores.items():
+                f.create_dataset(name, data=np.asarray(values, dtype=np.float64))
 
 
 def read_scores(path: Path) -> dict[str, np.ndarray]:
@@ -157,6 +155,5 @@ def read_table(directory: Path) -> pd.DataFrame:
 def _write_table(table: pd.DataFrame, directory: Path) -> None:
     for name, write in (("metrics.csv", lambda p: table.to_csv(p, index=False)),
                         ("metrics.json", lambda p: p.write_text(table.to_json(orient="records", indent=2)))):
-        tmp = directory / (name + ".tmp")
-        write(tmp)
-        os.replace(tmp, directory / name)
+        with replacing(directory / name) as tmp:
+            write(tmp)

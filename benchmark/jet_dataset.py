@@ -13,7 +13,6 @@ Directory layout::
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -31,6 +30,7 @@ from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES, JetSample, Resimulat
 from l1ad.benchmark.parallel import Execution, executor
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import L1adError, first_line
+from l1ad.files import replacing, write_text_atomic
 
 SPLITS = ("train", "validation", "test")
 RESIMULATED = "resimulated"
@@ -116,25 +116,21 @@ def build_jets_dataset(
                 "classes": list(JET_CLASSES), "features": list(FEATURE_NAMES), "samples": samples,
                 "generation_seconds": round(seconds, 1),
                 "execution": {"workers": execution.workers, "scheduler": execution.scheduler}}
-    tmp = directory / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, directory / MANIFEST)
+    write_text_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     dataset = Dataset(directory=directory, manifest=manifest)
     write_jets_card(dataset)
     return dataset
 
 
 def write_jets(path: Path, jets: JetSample | ResimulatedJets, attrs: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        for key, value in (("Constituents", jets.constituents), ("Features", jets.features),
-                           ("Labels", jets.labels), ("Kinematics", jets.kinematics)):
-            f.create_dataset(key, data=value, compression="gzip", shuffle=True)
-        f.create_dataset("FeatureNames", data=np.array(FEATURE_NAMES, dtype="S"))
-        f.create_dataset("ClassNames", data=np.array(JET_CLASSES, dtype="S"))
-        for key, value in attrs.items():
-            f.attrs[key] = value
-    os.replace(tmp, path)
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+            for key, value in (("Constituents", jets.constituents), ("Features", jets.features),
+                               ("Labels", jets.labels), ("Kinematics", jets.kinematics)):
+                f.create_dataset(key, data=value, compression="gzip", shuffle=True)
+            f.create_dataset("FeatureNames", data=np.array(FEATURE_NAMES, dtype="S"))
+            f.create_dataset("ClassNames", data=np.array(JET_CLASSES, dtype="S"))
+            for key, value in attrs.items():
+                f.attrs[key] = value
 
 
 def load_jets(path: str | Path) -> JetSample | ResimulatedJets:
@@ -206,7 +202,5 @@ def write_jets_card(dataset: Dataset) -> Path:
         "![features](card/features.png)",
         "",
     ]
-    tmp = directory / "CARD.md.tmp"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, directory / "CARD.md")
+    write_text_atomic(directory / "CARD.md", "\n".join(lines))
     return directory / "CARD.md"

@@ -12,7 +12,6 @@ the emulation agree with Keras bit for bit; ``firmware.layer_precision`` overrid
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import warnings
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from l1ad.config import FirmwareConfig
 from l1ad.errors import L1adError, first_line
+from l1ad.files import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,7 @@ def compare(sample: str, keras_scores: np.ndarray, fw_scores: np.ndarray, thresh
 
 
 def write_report(path: Path, report: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(report, indent=2, default=_jsonable))
 
 
 def _jsonable(value):

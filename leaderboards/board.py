@@ -7,11 +7,11 @@ per dataset by the mean signal efficiency at the leaderboard's trigger rate. Eve
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from l1ad.errors import L1adError
+from l1ad.files import write_text_atomic
 
 BOARD_FILE = "board.json"
 MARKDOWN_FILE = "LEADERBOARD.md"
@@ -81,8 +81,8 @@ def submit(directory: str | Path, entry: Entry) -> list[Entry]:
     directory.mkdir(parents=True, exist_ok=True)
     entries = [e for e in read_board(directory) if e.key != entry.key] + [entry]
     entries.sort(key=lambda e: (e.dataset, e.dataset_version, -e.mean_efficiency, e.model))
-    _atomic_write(directory / BOARD_FILE, json.dumps({"schema": SCHEMA, "entries": [asdict(e) for e in entries]}, indent=2))
-    _atomic_write(directory / MARKDOWN_FILE, render_markdown(entries))
+    write_text_atomic(directory / BOARD_FILE, json.dumps({"schema": SCHEMA, "entries": [asdict(e) for e in entries]}, indent=2))
+    write_text_atomic(directory / MARKDOWN_FILE, render_markdown(entries))
     return entries
 
 
@@ -127,8 +127,3 @@ def render_markdown(entries: list[Entry]) -> str:
         lines.append("No entries yet.")
     return "\n".join(lines) + "\n"
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

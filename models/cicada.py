@@ -13,9 +13,9 @@ import numpy as np
 from l1ad.benchmark.emulation import N_REGION_ETA, N_REGION_PHI
 from l1ad.benchmark.preprocessing import RegionScaler
 from l1ad.config import ModelConfig
-from l1ad.errors import L1adError
 from l1ad.models.autoencoder import _Layers
 from l1ad.models.detector import AutoencoderDetector
+from l1ad.models.io import check_events
 
 N_REGIONS = N_REGION_PHI * N_REGION_ETA
 
@@ -54,13 +54,7 @@ class RegionAutoencoderDetector(AutoencoderDetector):
 
     @staticmethod
     def _check(data: np.ndarray, what: str) -> None:
-        if not isinstance(data, np.ndarray) or data.ndim != 3 or data.shape[1:] != (N_REGION_PHI, N_REGION_ETA):
-            shape = getattr(data, "shape", type(data).__name__)
-            raise L1adError(f"{what}: expected calorimeter regions of shape (N, {N_REGION_PHI}, {N_REGION_ETA}), got {shape}")
-        if len(data) == 0:
-            raise L1adError(f"{what}: no events")
-        if not np.isfinite(data).all():
-            raise L1adError(f"{what}: contains NaN or Inf")
+        check_events(data, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what)
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)

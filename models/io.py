@@ -72,17 +72,22 @@ def configs_from_meta(meta: dict, directory: Path):
         raise L1adError(f"{Path(directory) / META}: invalid model description ({what})") from None
 
 
-def check_particles(particles, what: str) -> None:
-    """Trigger objects must be a finite (N, 19, 4) array with N > 0."""
+def check_events(data, event_shape: tuple[int, ...], kind: str, what: str) -> None:
+    """Model input must be a finite (N, *event_shape) array with N > 0."""
     import numpy as np
 
-    if not isinstance(particles, np.ndarray) or particles.ndim != 3 or particles.shape[1:] != (19, 4):
-        shape = getattr(particles, "shape", type(particles).__name__)
-        raise L1adError(f"{what}: expected trigger objects of shape (N, 19, 4), got {shape}")
-    if len(particles) == 0:
+    if not isinstance(data, np.ndarray) or data.shape[1:] != event_shape or data.ndim != 1 + len(event_shape):
+        shape = getattr(data, "shape", type(data).__name__)
+        expected = ", ".join(("N", *map(str, event_shape)))
+        raise L1adError(f"{what}: expected {kind} of shape ({expected}), got {shape}")
+    if len(data) == 0:
         raise L1adError(f"{what}: no events")
-    if not np.isfinite(particles).all():
+    if not np.isfinite(data).all():
         raise L1adError(f"{what}: contains NaN or Inf")
+
+
+def check_particles(particles, what: str) -> None:
+    check_events(particles, (19, 4), "trigger objects", what)
 
 
 def load_detector(directory: str | Path):

@@ -176,3 +176,29 @@ def test_blind_sample_keeps_labels_apart(tmp_path, tiny_config):
     # the labels belong to these events: Z -> ll events carry leptons far more often than zero bias
     leptons = (blind.particles[:, 1:9, 0] > 20).any(axis=1)
     assert leptons[truth == 2].mean() > leptons[truth == 0].mean() + 0.3
+
+
+@pytest.mark.slow
+def test_standard_dataset_loads_by_name(tiny_dataset, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_dataset.directory, tmp_path / "some-run" / "dataset")
+    found = load_dataset("zb", size="tiny", search=tmp_path)
+    assert isinstance(found, Dataset) and found.directory == tmp_path / "some-run" / "dataset"
+    with pytest.raises(L1adError, match=r"'zb' \(default\) is not generated under .*l1ad data generate --dataset zb"):
+        load_dataset("zb", search=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_different_dataset_is_not_overwritten(tiny_dataset, tiny_config, tmp_path):
+    import shutil
+
+    from l1ad.benchmark.build import build_dataset
+
+    directory = tmp_path / "dataset"
+    shutil.copytree(tiny_dataset.directory, directory)
+    before = tree_snapshot(directory)
+    other = tiny_config.dataset.model_copy(update={"name": "other"})
+    with pytest.raises(L1adError, match="holds dataset 'zb' \\(tiny\\), not 'other' \\(tiny\\); .* --force"):
+        build_dataset(other, 7, directory)
+    assert tree_snapshot(directory) == before
