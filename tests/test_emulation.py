@@ -96,3 +96,19 @@ def test_same_seed_same_output():
     a = emulate(rng_events, EmulationConfig(), np.random.default_rng(9))
     b = emulate(rng_events, EmulationConfig(), np.random.default_rng(9))
     assert np.array_equal(a.particles, b.particles) and np.array_equal(a.regions, b.regions)
+
+
+@pytest.mark.parametrize("half", [1, 4])
+def test_window_max_and_sum_match_brute_force_with_phi_wrap_and_eta_edges(half):
+    from l1ad.benchmark.emulation import _window_max, _window_sum
+
+    rng = np.random.default_rng(half)
+    grid = rng.integers(0, 50, size=(2, N_ETA, N_PHI)).astype(np.int32)
+    grid[:, 0, 0] = grid[:, -1, -1] = 1000  # corners: reach across the phi seam, not across the eta edge
+    padded = np.pad(grid, ((0, 0), (half, half), (0, 0)))  # zero beyond eta
+    shifts = [(i, j) for i in range(-half, half + 1) for j in range(-half, half + 1)]
+    views = [np.roll(padded, (-i, -j), axis=(1, 2))[:, half : half + N_ETA] for i, j in shifts]  # roll wraps phi
+    np.testing.assert_array_equal(_window_max(grid, half), np.max(views, axis=0))
+    np.testing.assert_array_equal(_window_sum(grid.astype(np.float32), half), np.sum(views, axis=0))
+    assert _window_max(grid, half)[0, 0, N_PHI - 1] == 1000 and _window_max(grid, half)[0, N_ETA - 1, 0] == 1000
+    assert _window_max(grid, half)[0, half + 1, 0] < 1000  # the eta edge does not wrap

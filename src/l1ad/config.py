@@ -92,7 +92,7 @@ class DatasetConfig(_Strict):
     trigger: LeptonTrigger | None = Field(None, description="pre-selection every sample must pass; none: unbiased")
     blind: BlindSizes = BlindSizes()
     emulation: EmulationConfig = EmulationConfig()
-    chunk_size: int = Field(500, gt=0, description="events emulated together in one vectorized pass")
+    chunk_size: int = Field(100, gt=0, description="events emulated together in one vectorized pass")
     shard_size: int = Field(
         5000, gt=0, description="events per generation task; fixed so results do not depend on the number of workers"
     )
