@@ -8,7 +8,12 @@ identity).
 
 Scores (higher = more anomalous):
 
-* ``mse``: reconstruction MSE over the objects that are present (padded slots excluded) -- the AE's score;
+* ``mse``: reconstruction MSE over the objects that are present (padded slots excluded) -- the AE's score. The
+  decoder's 57 linear outputs are decoded within the acceptance before the MSE, as in the published L1 decoders:
+  pT as it is, eta = acceptance x tanh(output) (e/gamma, muons and jets each at the emulated acceptance; MET's eta
+  is always 0), phi = pi x tanh(output). The decoding is part of the score, not of the network, so the network that
+  goes through hls4ml stays plain layers and Keras and firmware outputs are scored by the same function
+  (``params: {angles: linear}`` compares with undecoded linear outputs);
 * ``mu2``: sum of squared latent means, from the VAE encoder alone (the AXOL1TL trigger score: no decoder in firmware);
 * ``kl``: the KL divergence of the encoder's Gaussian from the unit Gaussian;
 * ``rz``: sum of mu^2 / sigma^2 over latent dimensions.
@@ -16,14 +21,42 @@ Scores (higher = more anomalous):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from l1ad.benchmark.emulation import N_OBJECTS
-from l1ad.config import ModelConfig
+from l1ad.benchmark.emulation import N_EGAMMA, N_JETS, N_MUONS, N_OBJECTS
+from l1ad.config import EmulationConfig, ModelConfig
 
 N_FEATURES = 3  # pT, eta, phi per object
 N_INPUTS = N_OBJECTS * N_FEATURES
 VAE_SCORES = ("mu2", "kl", "rz", "mse")
+
+
+def _angle_scales() -> np.ndarray:
+    """Per input value: 0 for pT (not decoded), the slot's |eta| acceptance for eta, pi for phi."""
+    acceptance = EmulationConfig()
+    eta = [0.0] + [acceptance.egamma_max_eta] * N_EGAMMA + [acceptance.muon_max_eta] * N_MUONS + \
+        [acceptance.jet_max_eta] * N_JETS
+    return np.stack((np.zeros(N_OBJECTS), eta, np.full(N_OBJECTS, np.pi)), axis=1).reshape(N_INPUTS)
+
+
+ANGLE_SCALES = _angle_scales()
+IS_ANGLE = np.arange(N_INPUTS) % N_FEATURES != 0
+
+
+def decode_outputs(outputs: np.ndarray) -> np.ndarray:
+    """Decoder outputs (N, 57) -> reconstructed inputs (float64): pT as it is, eta and phi within the acceptance."""
+    out = np.asarray(outputs, dtype=np.float64)
+    return np.where(IS_ANGLE, ANGLE_SCALES * np.tanh(out), out)
+
+
+def decode_outputs_tf(outputs):
+    """:func:`decode_outputs` in TensorFlow, for the training loss."""
+    import tensorflow as tf
+
+    scales = tf.constant(ANGLE_SCALES, dtype=outputs.dtype)
+    return tf.where(tf.constant(IS_ANGLE), scales * tf.tanh(outputs), outputs)
 
 
 class _Layers:
@@ -133,6 +166,7 @@ def latent_score(outputs: np.ndarray, score: str) -> np.ndarray:
     raise ValueError(f"no latent score {score!r}")
 
 
+@functools.cache
 def _sampling_layer():
     import tensorflow as tf
 
@@ -161,17 +195,19 @@ def present_mask(inputs):
     return tf.reshape(tf.repeat(present, N_FEATURES, axis=-1), (-1, N_INPUTS))
 
 
-def masked_mse_loss(y_true, y_pred):
-    """Training loss: mean squared reconstruction error over present objects only."""
+def masked_mse_loss(y_true, y_pred, decode_angles: bool = True):
+    """Training loss: mean squared error of the (decoded) reconstruction over present objects only."""
     import tensorflow as tf
 
     mask = present_mask(y_true)
-    return tf.reduce_sum(mask * tf.square(y_true - y_pred), axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+    squared = tf.square(y_true - (decode_outputs_tf(y_pred) if decode_angles else y_pred))
+    return tf.reduce_sum(mask * squared, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
 
 
-def masked_mse_score(inputs: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Anomaly score per event (numpy): the same masked MSE as the loss, in float64."""
+def masked_mse_score(inputs: np.ndarray, outputs: np.ndarray, decode_angles: bool = True) -> np.ndarray:
+    """Anomaly score per event (numpy) from the decoder's outputs: the same masked MSE as the loss, in float64."""
     objects = inputs.reshape(len(inputs), N_OBJECTS, N_FEATURES)
     mask = np.repeat(np.any(objects != 0, axis=-1), N_FEATURES, axis=-1).reshape(len(inputs), N_INPUTS)
-    squared = np.square(inputs.astype(np.float64) - reconstruction.astype(np.float64))
+    reconstruction = decode_outputs(outputs) if decode_angles else np.asarray(outputs, dtype=np.float64)
+    squared = np.square(inputs.astype(np.float64) - reconstruction)
     return (mask * squared).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)

@@ -50,7 +50,9 @@ class RegionAutoencoderDetector(AutoencoderDetector):
 
     scaler_type = RegionScaler
     input_description = "calorimeter regions 18 (phi) x 14 (eta), GeV, flattened to 252 and divided by a fitted scale"
-    loss = staticmethod(_mse)
+
+    def training_loss(self):
+        return _mse
 
     @staticmethod
     def _check(data: np.ndarray, what: str) -> None:

@@ -3,7 +3,7 @@
 ``fit`` on background trigger objects (N, 19, 4), ``anomaly_score`` (higher = more anomalous; note scikit-learn's
 ``score_samples`` uses the opposite sign), ``predict`` for a trigger decision at a threshold, ``save``/``load``.
 
-Saved model directory (``l1ad-model/1``), read by evaluation, firmware and later stages without our training code:
+Saved model directory (``l1ad-model/2``), read by evaluation, firmware and later stages without our training code:
 
 * ``model.json``         format tag, the validated model config (the architecture), score definition, input quantizer,
   training history, provenance
@@ -45,7 +45,6 @@ class AutoencoderDetector:
     """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
 
     scaler_type = PtScaler
-    loss = staticmethod(masked_mse_loss)
     input_description = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
 
     @staticmethod
@@ -58,6 +57,7 @@ class AutoencoderDetector:
         self.seed = seed
         self.scaler: PtScaler | None = None
         self.keras_model = None
+        self._encoder = None  # the VAE encoder sub-model of keras_model, see trigger_model
         self.history: dict[str, list[float]] = {}
         self.provenance: dict = {}
 
@@ -70,6 +70,7 @@ class AutoencoderDetector:
         tf.config.experimental.enable_op_determinism()
         self.scaler = self.scaler_type().fit(particles)
         self.keras_model = MODELS[self.model_config.name].build(self.model_config, self.seed)
+        self._encoder = None
         t = self.training_config
         x = self.model_inputs(particles)
         val = None
@@ -80,7 +81,7 @@ class AutoencoderDetector:
         model, callbacks, pruned_epochs = self.keras_model, [], 0
         if t.pruning is not None:
             model, callbacks, pruned_epochs = _with_pruning(model, t, steps_per_epoch=-(-len(x) // t.batch_size))
-        model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=self.loss)
+        model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=self.training_loss())
         callbacks.append(tf.keras.callbacks.EarlyStopping(
             monitor="val_loss" if val is not None else "loss", patience=t.early_stopping_patience,
             restore_best_weights=True, start_from_epoch=pruned_epochs))
@@ -117,15 +118,28 @@ class AutoencoderDetector:
         self._check_fitted()
         if self.score_name == "mse":
             return self.keras_model
-        key = (id(self.keras_model), self.score_name)
-        if getattr(self, "_trigger", (None, None))[0] != key:  # one sub-model per network, so predict() traces once
-            self._trigger = (key, vae_trigger_model(self.keras_model, self.score_name))
-        return self._trigger[1]
+        if self._encoder is None:  # built once per network, so predict() traces once
+            self._encoder = vae_trigger_model(self.keras_model, self.score_name)
+        return self._encoder
+
+    @property
+    def decodes_angles(self) -> bool:
+        """Whether reconstructed eta and phi are decoded within the acceptance (tanh) before the MSE."""
+        spec = MODELS[self.model_config.name]
+        return "angles" in spec.params and spec.param(self.model_config, "angles") == "tanh"
+
+    def training_loss(self):
+        decode_angles = self.decodes_angles
+
+        def masked_mse(y_true, y_pred):
+            return masked_mse_loss(y_true, y_pred, decode_angles)
+
+        return masked_mse
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         """Anomaly scores from the trigger model's outputs (Keras or firmware), in float64."""
         if self.score_name == "mse":
-            return masked_mse_score(inputs, outputs)
+            return masked_mse_score(inputs, outputs, self.decodes_angles)
         return latent_score(outputs, self.score_name)
 
     def anomaly_score(self, particles: np.ndarray, batch_size: int = 8192) -> np.ndarray:

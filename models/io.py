@@ -1,4 +1,4 @@
-"""The saved-model directory (format ``l1ad-model/1``) shared by every model family.
+"""The saved-model directory (format ``l1ad-model/2``) shared by every model family.
 
 Every directory has ``model.json`` (format tag, family, validated model config, score definition, history, provenance)
 and ``preprocessing.json``; the family adds its parameter file (``weights.h5`` for Keras, ``estimator.skops`` for
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from l1ad.errors import L1adError, first_line
 
-FORMAT = "l1ad-model/1"
+# 2: autoencoder scores decode eta and phi within the acceptance (tanh); a /1 model's outputs would be misread.
+FORMAT = "l1ad-model/2"
 META = "model.json"
 PREPROCESSING = "preprocessing.json"
 

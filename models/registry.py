@@ -71,17 +71,23 @@ def _gmm(cfg, seed):
                            reg_covar=float(spec.param(cfg, "reg_covar")), random_state=seed)
 
 
+# Reconstruction of the trigger objects: eta and phi decoded within the acceptance (tanh, as published) or linear.
+_ANGLES = {"angles": "tanh"}
+_ANGLE_CHOICES = {"angles": ("tanh", "linear")}
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("dense_ae", "QKeras dense autoencoder on 57 trigger-object inputs (AXOL1TL-sized encoder), masked-MSE score",
-                  "keras", _dense_ae),
+                  "keras", _dense_ae, {**_ANGLES}, {**_ANGLE_CHOICES}),
         ModelSpec("dense_vae", "QKeras dense VAE (AXOL1TL-style); score mu2 = sum of latent means squared from the encoder "
                   "alone (as in the AXOL1TL trigger), or kl, rz, or the reconstruction mse", "keras", _dense_vae,
-                  {"beta": 0.5, "score": "mu2"}, {"score": ("mu2", "kl", "rz", "mse")}),
-        ModelSpec("cnn_ae", "QKeras convolutional autoencoder on the 19 x 3 object image, masked-MSE score", "keras", _cnn_ae),
+                  {"beta": 0.5, "score": "mu2", **_ANGLES}, {"score": ("mu2", "kl", "rz", "mse"), **_ANGLE_CHOICES}),
+        ModelSpec("cnn_ae", "QKeras convolutional autoencoder on the 19 x 3 object image, masked-MSE score", "keras", _cnn_ae,
+                  {**_ANGLES}, {**_ANGLE_CHOICES}),
         ModelSpec("cnn_vae", "QKeras convolutional VAE on the 19 x 3 object image; score mu2 (encoder only), kl, rz or mse",
-                  "keras", _cnn_vae, {"beta": 0.5, "score": "mu2"}, {"score": ("mu2", "kl", "rz", "mse")}),
+                  "keras", _cnn_vae, {"beta": 0.5, "score": "mu2", **_ANGLES},
+                  {"score": ("mu2", "kl", "rz", "mse"), **_ANGLE_CHOICES}),
         ModelSpec("cicada_teacher", "CICADA-style convolutional teacher autoencoder on the 18 x 14 calorimeter regions, "
                   "MSE score (usually float: quantization null, latent_dim 80)", "keras", _cicada_teacher,
                   inputs="regions"),

@@ -7,7 +7,7 @@ import pytest
 
 from l1ad.config import ModelConfig, PruningConfig, TrainingConfig
 from l1ad.errors import L1adError
-from l1ad.models.autoencoder import latent_score
+from l1ad.models.autoencoder import decode_outputs, decode_outputs_tf, latent_score, masked_mse_loss, masked_mse_score
 from l1ad.models.detector import AutoencoderDetector
 from l1ad.models.registry import detector_class, model_inputs_of
 
@@ -34,6 +34,46 @@ def test_latent_scores_by_hand():
     assert latent_score(both, "rz") == pytest.approx([1.0 + 4.0 / 4.0, 0.0])
     kl_first = -0.5 * ((1 + 0 - 1 - 1) + (1 + np.log(4.0) - 4 - 4))
     assert latent_score(both, "kl") == pytest.approx([kl_first, 0.0])
+
+
+def test_decoded_angles_stay_within_the_acceptance_of_each_object_class():
+    huge = np.full((2, 57), 50.0)
+    huge[1] *= -1
+    objects = decode_outputs(huge).reshape(2, 19, 3)
+    assert np.all(objects[:, :, 0] == huge.reshape(2, 19, 3)[:, :, 0])  # pT is not decoded
+    assert objects[0, 0, 1] == 0  # MET carries no eta
+    for rows, acceptance in ((slice(1, 5), 3.0), (slice(5, 9), 2.4), (slice(9, 19), 4.0)):  # e/gamma, muons, jets
+        assert objects[0, rows, 1] == pytest.approx(acceptance) and objects[1, rows, 1] == pytest.approx(-acceptance)
+    assert np.allclose(np.abs(objects[:, :, 2]), np.pi)
+    assert decode_outputs(np.zeros((1, 57))).tolist() == np.zeros((1, 57)).tolist()
+
+
+def test_mse_score_and_loss_agree_and_vanish_for_a_perfect_decoder_output():
+    rng = np.random.default_rng(0)
+    inputs = np.zeros((4, 19, 3), dtype=np.float32)
+    inputs[:, :7] = rng.uniform(-1, 1, size=(4, 7, 3))  # MET, 4 e/gamma, 2 muons present; the rest padded
+    inputs[:, 0, 1] = 0.0
+    inputs = inputs.reshape(4, 57)
+    scales = decode_outputs(np.full((1, 57), 1e3))[0]  # acceptance per value (pT: 1e3, never used)
+    ratio = np.divide(inputs, scales, out=np.zeros_like(inputs, dtype=np.float64), where=scales > 0)  # MET eta: 0
+    perfect = np.where(np.arange(57) % 3 == 0, inputs, np.arctanh(ratio))
+    assert masked_mse_score(inputs, perfect) == pytest.approx(np.zeros(4), abs=1e-10)
+    outputs = rng.normal(size=(4, 57)).astype(np.float32)
+    loss = masked_mse_loss(inputs, outputs).numpy()
+    assert loss == pytest.approx(masked_mse_score(inputs, outputs), rel=1e-5)
+    assert np.asarray(decode_outputs_tf(outputs)) == pytest.approx(decode_outputs(outputs), rel=1e-5)
+
+
+def test_linear_angles_option_scores_raw_outputs_and_unknown_choice_is_rejected():
+    rng = np.random.default_rng(1)
+    inputs, outputs = rng.normal(size=(3, 57)), rng.normal(size=(3, 57)) * 3
+    tanh = AutoencoderDetector(ModelConfig(name="dense_ae"))
+    linear = AutoencoderDetector(ModelConfig(name="dense_ae", params={"angles": "linear"}))
+    assert tanh.decodes_angles and not linear.decodes_angles
+    assert linear.score_from_outputs(inputs, outputs) == pytest.approx(np.square(inputs - outputs).mean(axis=1))
+    assert not np.allclose(tanh.score_from_outputs(inputs, outputs), linear.score_from_outputs(inputs, outputs))
+    with pytest.raises(ValueError, match="angles must be one of tanh, linear"):
+        ModelConfig(name="cnn_ae", params={"angles": "cubic"})
 
 
 def test_vae_learns_with_kl_and_scores_ttbar_higher(vae, tiny_dataset):

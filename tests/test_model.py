@@ -27,7 +27,7 @@ def test_model_directory_format(tiny_run):
     files = {p.name for p in tiny_run.paths.model.iterdir()}
     assert files == {"model.json", "weights.h5", "preprocessing.json"}
     meta = json.loads((tiny_run.paths.model / "model.json").read_text())
-    assert meta["format"] == "l1ad-model/1"
+    assert meta["format"] == "l1ad-model/2"
     assert meta["provenance"]["dataset_digest"] == json.loads((tiny_run.paths.dataset / "dataset.json").read_text())["digest"]
     assert len(meta["history"]["loss"]) >= 1 and "val_loss" in meta["history"]
 

@@ -300,6 +300,7 @@ def _default_bench() -> list[ModelConfig]:
     return [
         ModelConfig(name="dense_ae"),
         ModelConfig(name="dense_ae", label="dense_ae_float", quantization=None),
+        ModelConfig(name="dense_ae", label="dense_ae_linear", params={"angles": "linear"}),
         ModelConfig(name="dense_vae"),
         ModelConfig(name="dense_vae", label="dense_vae_float", quantization=None),
         ModelConfig(name="cnn_ae"),

@@ -4,7 +4,7 @@ Run output directory (``output_dir`` of the config)::
 
     dataset/                  dataset.json, CARD.md + card/*.png, one HDF5 file per sample (ADC2021 layout)
     dataset_blind_labels/     the blind sample's labels, kept apart from its features
-    models/<model>/           (<model>: the model's label, default its name) model.json, weights.h5, preprocessing.json   (format l1ad-model/1)
+    models/<model>/           (<model>: the model's label, default its name) model.json, weights.h5, preprocessing.json   (format l1ad-model/2)
     evaluation/<model>/       scores.h5, metrics.csv, metrics.json, efficiency_vs_rate.png, scores.png
     firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json (agreement report)
     bench/                    results.csv/.json/.md/.png: the bench models side by side ('l1ad bench')
