@@ -333,7 +333,10 @@ def _bench_note(model) -> str:
         return "scikit-learn"
     precision = "float" if model.quantization is None else (
         f"QKeras {model.quantization.weight_bits}-bit weights, {model.quantization.activation_bits}-bit activations")
-    return f"{precision}; score {spec.score(model)}"
+    score = spec.score(model)
+    if score == "mse" and "angles" in spec.params:
+        score += f" ({spec.param(model, 'angles')} eta, phi)"
+    return f"{precision}; score {score}"
 
 
 def _git_commit() -> str | None:
