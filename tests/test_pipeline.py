@@ -119,5 +119,13 @@ def test_bench_resumes_and_compares(tiny_run, run_cli, tmp_path):
     table = (root / "bench" / "results.md").read_text()
     assert "| dense_ae |" in table and "| gmm |" in table and (root / "bench" / "results.png").stat().st_size > 0
 
+    # Benching one model again keeps the other, still current, model in the comparison.
+    code, out, err = run_cli("bench", "-c", "tiny", "-o", root, "--models", "gmm", "--workers", "0")
+    assert code == 0, err
+    assert "2 models compared (1 from earlier runs)" in out
+    again = pd.read_csv(root / "bench" / "results.csv")
+    assert set(again.model) == {"dense_ae", "gmm"}
+    assert again[again.model == "dense_ae"].efficiency.tolist() == first.efficiency.tolist()
+
     code, _, err = run_cli("bench", "-c", "tiny", "-o", root, "--models", "nope")
     assert code == 2 and "no bench model 'nope'" in err and err.count("\n") == 1

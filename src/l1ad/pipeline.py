@@ -287,6 +287,19 @@ class Pipeline:
                 and meta.get("seed") == self.cfg.seed
                 and meta.get("provenance", {}).get("dataset_digest") == self._dataset().manifest["digest"])
 
+    def current_evaluation(self, headline: str):
+        """This model's metrics table if it was evaluated on this dataset, with the model still current, at the
+        ``headline`` working point; else None."""
+        from l1ad.benchmark.evaluation import read_table
+
+        if not self.trained_model_is_current() or not (self.paths.evaluation / "metrics.json").is_file():
+            return None
+        table = read_table(self.paths.evaluation)
+        digest = self._dataset().manifest["digest"]
+        if set(table.dataset_digest) != {digest} or headline not in set(table.working_point):
+            return None
+        return table
+
     def bench(self, models: list[str] | None = None, *, retrain: bool = False, firmware: bool = False):
         """Train (unless already trained), evaluate and compare the config's bench models on one dataset."""
         from l1ad.benchmark.comparison import write_comparison
@@ -300,21 +313,29 @@ class Pipeline:
                 raise L1adError(f"no bench model {unknown[0]!r} in config {self.cfg.name!r}; known: {', '.join(known)}")
             chosen = [known[m] for m in models]
         dataset = self.data()
-        tables, notes = [], {}
-        for model in chosen:
+        headline = headline_label(self.cfg.evaluation, dataset.zero_bias)
+        tables = {}
+        for model in self.cfg.bench:
             stage = Pipeline(self.cfg.model_copy(update={"model": model}), tracking=self.tracking_uri, log=self.log,
                              execution=self.execution)
+            if model not in chosen:  # evaluated by an earlier bench on this dataset: keep it in the comparison
+                earlier = stage.current_evaluation(headline)
+                if earlier is not None:
+                    tables[model.run_label] = earlier
+                continue
             if not retrain and stage.trained_model_is_current():
                 self.log(f"bench: {model.run_label} already trained for this dataset and config; not retraining")
             else:
                 stage.train()
-            tables.append(stage.evaluate().table)
-            notes[model.run_label] = _bench_note(model)
+            tables[model.run_label] = stage.evaluate().table
             if firmware:
                 stage.firmware()
         directory = self.paths.root / "bench"
-        write_comparison(tables, headline_label(self.cfg.evaluation, dataset.zero_bias), directory, notes=notes)
-        self.log(f"bench: {len(chosen)} models compared -> {directory / 'results.md'}")
+        notes = {model.run_label: _bench_note(model) for model in self.cfg.bench if model.run_label in tables}
+        write_comparison(list(tables.values()), headline, directory, notes=notes)
+        earlier = len(tables) - len(chosen)
+        self.log(f"bench: {len(tables)} models compared{f' ({earlier} from earlier runs)' if earlier else ''} "
+                 f"-> {directory / 'results.md'}")
         return directory
 
     def run_all(self, board_dir: str | Path | None = None):
