@@ -294,11 +294,13 @@ class Pipeline:
 
         if not self.trained_model_is_current() or not (self.paths.evaluation / "metrics.json").is_file():
             return None
-        table = read_table(self.paths.evaluation)
-        digest = self._dataset().manifest["digest"]
-        if set(table.dataset_digest) != {digest} or headline not in set(table.working_point):
+        try:
+            table = read_table(self.paths.evaluation)
+            digest = self._dataset().manifest["digest"]
+            current = set(table.dataset_digest) == {digest} and headline in set(table.working_point)
+        except (ValueError, AttributeError):  # unreadable or older metrics: evaluated again when benched by name
             return None
-        return table
+        return table if current else None
 
     def bench(self, models: list[str] | None = None, *, retrain: bool = False, firmware: bool = False):
         """Train (unless already trained), evaluate and compare the config's bench models on one dataset."""
@@ -333,8 +335,8 @@ class Pipeline:
         directory = self.paths.root / "bench"
         notes = {model.run_label: _bench_note(model) for model in self.cfg.bench if model.run_label in tables}
         write_comparison(list(tables.values()), headline, directory, notes=notes)
-        earlier = len(tables) - len(chosen)
-        self.log(f"bench: {len(tables)} models compared{f' ({earlier} from earlier runs)' if earlier else ''} "
+        n_earlier = len(tables) - len(chosen)
+        self.log(f"bench: {len(tables)} models compared{f' ({n_earlier} from earlier runs)' if n_earlier else ''} "
                  f"-> {directory / 'results.md'}")
         return directory
 
