@@ -125,8 +125,7 @@ class AutoencoderDetector:
     @property
     def decodes_angles(self) -> bool:
         """Whether reconstructed eta and phi are decoded within the acceptance (tanh) before the MSE."""
-        spec = MODELS[self.model_config.name]
-        return "angles" in spec.params and spec.param(self.model_config, "angles") == "tanh"
+        return MODELS[self.model_config.name].angles(self.model_config) == "tanh"
 
     def training_loss(self):
         decode_angles = self.decodes_angles

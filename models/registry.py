@@ -24,6 +24,11 @@ class ModelSpec:
         """The anomaly score this model computes (see l1ad.models.autoencoder)."""
         return str(self.param(cfg, "score")) if "score" in self.params else "mse"
 
+    def angles(self, cfg) -> str | None:
+        """How a reconstruction's eta and phi are decoded ("tanh" or "linear"); None for models that reconstruct no
+        trigger objects."""
+        return str(self.param(cfg, "angles")) if "angles" in self.params else None
+
 
 def _dense_ae(cfg, seed):
     from l1ad.models.autoencoder import build_dense_autoencoder

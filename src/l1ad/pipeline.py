@@ -287,17 +287,16 @@ class Pipeline:
                 and meta.get("seed") == self.cfg.seed
                 and meta.get("provenance", {}).get("dataset_digest") == self._dataset().manifest["digest"])
 
-    def current_evaluation(self, headline: str):
-        """This model's metrics table if it was evaluated on this dataset, with the model still current, at the
-        ``headline`` working point; else None."""
+    def current_evaluation(self, headline: str, dataset_digest: str):
+        """This model's metrics table if it was evaluated on the dataset with ``dataset_digest``, with the model still
+        current, at the ``headline`` working point; else None."""
         from l1ad.benchmark.evaluation import read_table
 
         if not self.trained_model_is_current() or not (self.paths.evaluation / "metrics.json").is_file():
             return None
         try:
             table = read_table(self.paths.evaluation)
-            digest = self._dataset().manifest["digest"]
-            current = set(table.dataset_digest) == {digest} and headline in set(table.working_point)
+            current = set(table.dataset_digest) == {dataset_digest} and headline in set(table.working_point)
         except (ValueError, AttributeError):  # unreadable or older metrics: evaluated again when benched by name
             return None
         return table if current else None
@@ -321,7 +320,7 @@ class Pipeline:
             stage = Pipeline(self.cfg.model_copy(update={"model": model}), tracking=self.tracking_uri, log=self.log,
                              execution=self.execution)
             if model not in chosen:  # evaluated by an earlier bench on this dataset: keep it in the comparison
-                earlier = stage.current_evaluation(headline)
+                earlier = stage.current_evaluation(headline, dataset.manifest["digest"])
                 if earlier is not None:
                     tables[model.run_label] = earlier
                 continue
@@ -357,8 +356,8 @@ def _bench_note(model) -> str:
     precision = "float" if model.quantization is None else (
         f"QKeras {model.quantization.weight_bits}-bit weights, {model.quantization.activation_bits}-bit activations")
     score = spec.score(model)
-    if score == "mse" and "angles" in spec.params:
-        score += f" ({spec.param(model, 'angles')} eta, phi)"
+    if score == "mse" and spec.angles(model) is not None:
+        score += f" ({spec.angles(model)} eta, phi)"
     return f"{precision}; score {score}"
 
 
