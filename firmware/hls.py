@@ -3,7 +3,7 @@
 The hls4ml project is written to disk as it would be synthesized (Vitis backend, io_parallel, Latency strategy by
 default). Without Vivado/Vitis HLS on this machine, the C++ model is compiled with g++ by ``hls_model.compile()`` and run
 on the same inputs as Keras: that is a bit-accurate emulation of the firmware's arithmetic, not a synthesis. Latency and
-resources need C synthesis or the open-source RTL path and are reported as "not available" until then.
+resources need C synthesis or the open-source RTL path; the report says which vendor tools it looked for.
 
 For QKeras layers hls4ml infers accumulator and result widths exactly ("auto") from the quantizers, which is what makes
 the emulation agree with Keras bit for bit; ``firmware.layer_precision`` overrides a layer's widths to study truncation.
@@ -14,25 +14,24 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from l1ad.config import FirmwareConfig
-from l1ad.errors import L1adError, first_line
-from l1ad.files import write_text_atomic
+from l1ad.errors import ConfigError, L1adError, NotConvertibleError, first_line
+from l1ad.firmware.report import FirmwareReport, SampleAgreement
+
+VENDOR_TOOLS = ("vitis_hls", "vivado_hls", "vivado")
 
 
-@dataclass(frozen=True)
-class SampleAgreement:
-    sample: str
-    n_events: int
-    max_abs_score_difference: float
-    mean_abs_score_difference: float
-    identical_score_fraction: float
-    decision_mismatch: dict[str, float]  # working point label -> fraction of events whose trigger decision differs
-    decision_mismatch_events: dict[str, int]
+def synthesis_availability() -> str:
+    """Why latency and resources are not in the report: whether a vendor C-synthesis tool is on PATH here."""
+    found = [tool for tool in VENDOR_TOOLS if shutil.which(tool)]
+    if found:
+        return (f"not measured: {found[0]} is on PATH, but l1ad does not run C synthesis yet "
+                "(the open-source RTL path is the roadmap)")
+    return f"not available: C synthesis needs Vivado/Vitis HLS, and none of {', '.join(VENDOR_TOOLS)} is on PATH"
 
 
 def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int | None, input_integer_bits: int | None) -> dict:
@@ -50,19 +49,9 @@ def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int | None, input_i
         config["LayerName"].setdefault(input_name, {})["Precision"] = f"ap_fixed<{input_bits},{input_integer_bits + 1}>"
     for layer, precision in cfg.layer_precision.items():
         if layer not in config["LayerName"]:
-            raise L1adError(f"firmware.layer_precision: no layer {layer!r} (layers: {', '.join(config['LayerName'])})")
+            raise ConfigError(f"firmware.layer_precision: no layer {layer!r} (layers: {', '.join(config['LayerName'])})")
         config["LayerName"][layer]["Precision"].update(accum=precision, result=precision)
     return config
-
-
-def not_convertible(detector) -> str | None:
-    """Why the detector cannot go through hls4ml, or None if it can."""
-    if not hasattr(detector, "keras_model"):
-        return "scikit-learn models have no hls4ml conversion"
-    if any(layer.name == "z" for layer in detector.trigger_model.layers):
-        return ("a VAE's reconstruction score needs its sampling layer, which hls4ml cannot convert; "
-                "use score mu2, kl or rz (encoder only)")
-    return None
 
 
 def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
@@ -70,7 +59,7 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
     import hls4ml
 
     q = detector.model_config.quantization
-    keras_model = detector.trigger_model
+    keras_model = detector.trigger_network()
     config = hls_config(keras_model, cfg, *((q.input_bits, q.input_integer_bits) if q is not None else (None, None)))
     if project_dir.exists():
         shutil.rmtree(project_dir)
@@ -105,26 +94,67 @@ def firmware_scores(hls_model, detector, inputs: np.ndarray, batch_size: int = 2
 
 
 def compare(sample: str, keras_scores: np.ndarray, fw_scores: np.ndarray, thresholds: dict[str, float]) -> SampleAgreement:
+    """Score differences and trigger-decision changes at each threshold (working point id -> threshold)."""
     diff = np.abs(keras_scores - fw_scores)
-    mismatch = {label: (keras_scores > t) != (fw_scores > t) for label, t in thresholds.items()}
+    mismatch = {wp: (keras_scores > t) != (fw_scores > t) for wp, t in thresholds.items()}
     return SampleAgreement(
         sample=sample,
         n_events=len(keras_scores),
         max_abs_score_difference=float(diff.max()),
         mean_abs_score_difference=float(diff.mean()),
         identical_score_fraction=float((diff == 0).mean()),
-        decision_mismatch={label: float(m.mean()) for label, m in mismatch.items()},
-        decision_mismatch_events={label: int(m.sum()) for label, m in mismatch.items()},
+        decision_mismatch={wp: float(m.mean()) for wp, m in mismatch.items()},
+        decision_mismatch_events={wp: int(m.sum()) for wp, m in mismatch.items()},
     )
 
 
-def write_report(path: Path, report: dict) -> None:
-    write_text_atomic(path, json.dumps(report, indent=2, default=_jsonable))
+def check_agreement(detector, inputs: dict[str, np.ndarray], keras_scores: dict[str, np.ndarray],
+                    thresholds: dict[str, float], cfg: FirmwareConfig, project_dir: Path, *, model: str) -> FirmwareReport:
+    """Convert the detector's trigger network with hls4ml, run its bit-accurate C++ model on the network inputs the
+    evaluation recorded, and compare with the Keras scores.
+
+    Parameters
+    ----------
+    detector
+        A fitted :class:`~l1ad.models.base.Detector`.
+    inputs, keras_scores
+        Sample name -> the network inputs and Keras scores the evaluation stage wrote.
+    thresholds
+        Working point id -> score threshold, from the metrics report.
+    cfg
+        hls4ml settings.
+    project_dir
+        Where the hls4ml project is written (replaced if it exists).
+
+    Returns
+    -------
+    FirmwareReport
+
+    Raises
+    ------
+    NotConvertibleError
+        If the detector has no trigger network (see :func:`not_convertible_report`).
+    """
+    availability = synthesis_availability()
+    hls_model, hls_cfg = build_hls_model(detector, cfg, project_dir)
+    agreement = [compare(name, keras_scores[name], firmware_scores(hls_model, detector, inputs[name]), thresholds)
+                 for name in keras_scores]
+    return FirmwareReport(
+        model=model, status="emulated",
+        source="hls4ml bit-accurate C++ model compiled with g++ (hls_model.compile()); not synthesized",
+        hls4ml_config=json.loads(json.dumps(hls_cfg, default=_plain)), firmware=cfg, agreement=agreement, latency=availability, resources=availability,
+    )
 
 
-def _jsonable(value):
-    if isinstance(value, SampleAgreement):
-        return asdict(value)
+def not_convertible_report(model: str, reason: NotConvertibleError) -> FirmwareReport:
+    """The report of a detector without a trigger network: nothing emulated, and why."""
+    availability = synthesis_availability()
+    return FirmwareReport(model=model, status="not_convertible", source=f"not applicable: {reason}",
+                          latency=availability, resources=availability)
+
+
+def _plain(value):
+    """numpy scalars in the hls4ml config as plain JSON numbers."""
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    raise TypeError(f"cannot serialise {type(value).__name__} in the hls4ml config")

@@ -7,43 +7,59 @@ per dataset by the mean signal efficiency at the leaderboard's trigger rate. Eve
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from l1ad.errors import L1adError
-from l1ad.files import write_text_atomic
+from pydantic import Field
+
+from l1ad.benchmark.evaluation.report import MetricsReport
+from l1ad.config.base import StrictModel
+from l1ad.errors import StageOutputError
+from l1ad.files import read_json_model, write_text_atomic
+from l1ad.firmware.report import FirmwareReport
 
 BOARD_FILE = "board.json"
 MARKDOWN_FILE = "LEADERBOARD.md"
 SCHEMA = "l1ad-leaderboard/1"
 
 
-@dataclass(frozen=True)
-class SignalResult:
-    efficiency: float
-    efficiency_lo: float
-    efficiency_hi: float
+class SignalResult(StrictModel):
+    efficiency: float = Field(ge=0, le=1)
+    efficiency_lo: float = Field(ge=0, le=1)
+    efficiency_hi: float = Field(ge=0, le=1)
     efficiency_bootstrap_std: float | None
-    roc_auc: float
+    roc_auc: float = Field(ge=0, le=1)
     measurable: bool
 
 
-@dataclass(frozen=True)
-class Entry:
+class EntryProvenance(StrictModel):
+    l1ad_version: str
+    git_commit: str | None
+    config: str
+    config_digest: str
+    seed: int
+    n_background_test: int
+    efficiency_source: str
+    date: str
+
+
+class Entry(StrictModel):
+    """One leaderboard row: a model's efficiencies at the board's trigger rate on one dataset version."""
+
     model: str
     submitter: str
     dataset: str
     dataset_version: str
     dataset_digest: str
-    rate_khz: float
-    collision_rate_mhz: float
+    rate_khz: float = Field(gt=0)
+    collision_rate_mhz: float = Field(gt=0)
     background_rate_khz: float
     background_rate_lo_khz: float
     background_rate_hi_khz: float
-    signals: dict[str, SignalResult]
-    firmware_decision_mismatch: float | None  # fraction of background+signal test events, at rate_khz
+    signals: dict[str, SignalResult] = Field(min_length=1)
+    firmware_decision_mismatch: float | None = Field(description="fraction of background+signal test events, at rate_khz")
     firmware_source: str
-    provenance: dict = field(default_factory=dict)
+    provenance: EntryProvenance
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -53,13 +69,44 @@ class Entry:
     def mean_efficiency(self) -> float:
         return sum(s.efficiency for s in self.signals.values()) / len(self.signals)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Entry:
-        try:
-            signals = {k: SignalResult(**v) for k, v in data["signals"].items()}
-            return cls(**{**data, "signals": signals})
-        except (KeyError, TypeError) as exc:
-            raise L1adError(f"leaderboard entry is malformed ({exc})") from None
+
+class Board(StrictModel):
+    """The contents of ``board.json``."""
+
+    schema_: Literal["l1ad-leaderboard/1"] = Field(SCHEMA, alias="schema")
+    entries: list[Entry]
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+
+def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, *, submitter: str,
+                       provenance: EntryProvenance) -> Entry:
+    """The leaderboard entry of an evaluated model at its headline working point (a trigger rate).
+
+    Raises
+    ------
+    StageOutputError
+        If the metrics are not at a trigger rate (a pre-selected dataset, ranked by FPR, has no place on the board).
+    """
+    rows = metrics.at(metrics.headline)
+    first = rows[0]
+    if not metrics.dataset.zero_bias or first.rate_khz is None:
+        raise StageOutputError(f"model {metrics.model!r}: the leaderboard ranks at a trigger rate, and dataset "
+                               f"{metrics.dataset.name!r} is not zero bias")
+    mismatch = firmware.decision_mismatch(metrics.headline) if firmware is not None else None
+    return Entry(
+        model=metrics.model, submitter=submitter, dataset=metrics.dataset.name,
+        dataset_version=metrics.dataset.version, dataset_digest=metrics.dataset.digest, rate_khz=first.rate_khz,
+        collision_rate_mhz=first.collision_rate_mhz, background_rate_khz=first.background_rate_khz,
+        background_rate_lo_khz=first.background_rate_lo_khz, background_rate_hi_khz=first.background_rate_hi_khz,
+        signals={r.signal: SignalResult(efficiency=r.efficiency, efficiency_lo=r.efficiency_lo,
+                                        efficiency_hi=r.efficiency_hi,
+                                        efficiency_bootstrap_std=r.efficiency_bootstrap_std, roc_auc=r.roc_auc,
+                                        measurable=r.measurable) for r in rows},
+        firmware_decision_mismatch=mismatch[0] / mismatch[1] if mismatch and mismatch[1] else None,
+        firmware_source=firmware.source if firmware is not None else "not run",
+        provenance=provenance,
+    )
 
 
 def read_board(directory: str | Path) -> list[Entry]:
@@ -67,12 +114,9 @@ def read_board(directory: str | Path) -> list[Entry]:
     if not path.is_file():
         return []
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise L1adError(f"{path}: corrupt leaderboard ({exc.msg} at line {exc.lineno}); not overwriting it") from None
-    if data.get("schema") != SCHEMA:
-        raise L1adError(f"{path}: unknown leaderboard schema {data.get('schema')!r}, expected {SCHEMA!r}")
-    return [Entry.from_dict(e) for e in data["entries"]]
+        return read_json_model(path, Board, "leaderboard").entries
+    except StageOutputError as exc:
+        raise StageOutputError(f"{exc}; not overwriting it") from None
 
 
 def submit(directory: str | Path, entry: Entry) -> list[Entry]:
@@ -81,7 +125,8 @@ def submit(directory: str | Path, entry: Entry) -> list[Entry]:
     directory.mkdir(parents=True, exist_ok=True)
     entries = [e for e in read_board(directory) if e.key != entry.key] + [entry]
     entries.sort(key=lambda e: (e.dataset, e.dataset_version, -e.mean_efficiency, e.model))
-    write_text_atomic(directory / BOARD_FILE, json.dumps({"schema": SCHEMA, "entries": [asdict(e) for e in entries]}, indent=2))
+    write_text_atomic(directory / BOARD_FILE,
+                      json.dumps(Board(entries=entries).model_dump(by_alias=True), indent=2))
     write_text_atomic(directory / MARKDOWN_FILE, render_markdown(entries))
     return entries
 
@@ -120,7 +165,7 @@ def render_markdown(entries: list[Entry]) -> str:
             rate = f"{e.background_rate_khz:.2f} [{e.background_rate_lo_khz:.2f}, {e.background_rate_hi_khz:.2f}]"
             lines.append(
                 f"| {rank} | {e.model} | {e.submitter} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {fw} | `{e.provenance.get('config_digest', '')}` |"
+                + f" | {auc:.3f} | {rate} | {fw} | `{e.provenance.config_digest}` |"
             )
         lines.append("")
     if not entries:

@@ -1,8 +1,9 @@
-"""Anomaly-detection models: builders, the scikit-learn-style detector API and the saved-model format."""
+"""Anomaly-detection models: the detector contract (:mod:`.base`), the neural (:mod:`.neural`) and classical
+(:mod:`.classical`) detectors, their builders (:mod:`.registry`) and the saved-model format (:mod:`.io`)."""
 
+from l1ad.models.base import Detector
 from l1ad.models.classical import ClassicalDetector
-from l1ad.models.detector import AutoencoderDetector
-from l1ad.models.io import load_detector
-from l1ad.models.registry import MODELS
+from l1ad.models.neural import AutoencoderDetector
+from l1ad.models.registry import load_detector, new_detector
 
-__all__ = ["MODELS", "AutoencoderDetector", "ClassicalDetector", "load_detector"]
+__all__ = ["AutoencoderDetector", "ClassicalDetector", "Detector", "load_detector", "new_detector"]

@@ -25,12 +25,11 @@ import functools
 
 import numpy as np
 
-from l1ad.benchmark.emulation import N_EGAMMA, N_JETS, N_MUONS, N_OBJECTS
+from l1ad.benchmark.trigger.layout import N_EGAMMA, N_JETS, N_MUONS, N_OBJECTS
 from l1ad.config import EmulationConfig, ModelConfig
 
 N_FEATURES = 3  # pT, eta, phi per object
 N_INPUTS = N_OBJECTS * N_FEATURES
-VAE_SCORES = ("mu2", "kl", "rz", "mse")
 
 
 def _angle_scales() -> np.ndarray:

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1ad.benchmark.emulation import N_REGION_ETA, N_REGION_PHI
-from l1ad.benchmark.preprocessing import RegionScaler
+from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
 from l1ad.config import ModelConfig
 from l1ad.models.autoencoder import _Layers
-from l1ad.models.detector import AutoencoderDetector
-from l1ad.models.io import check_events
 
 N_REGIONS = N_REGION_PHI * N_REGION_ETA
 
@@ -37,26 +34,3 @@ def build_cicada_teacher(cfg: ModelConfig):
     x = keras.UpSampling2D((2, 2), name="dec_up_1")(x)
     x = layers.conv2d(x, 1, (3, 3), "dec_conv_2")
     return layers.tf.keras.Model(inputs, keras.Flatten(name="reconstruction")(x), name=cfg.name)
-
-
-def _mse(y_true, y_pred):
-    import tensorflow as tf
-
-    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
-
-
-class RegionAutoencoderDetector(AutoencoderDetector):
-    """An autoencoder on calorimeter regions (N, 18, 14); score = MSE over the 252 scaled regions."""
-
-    scaler_type = RegionScaler
-    input_description = "calorimeter regions 18 (phi) x 14 (eta), GeV, flattened to 252 and divided by a fitted scale"
-
-    def training_loss(self):
-        return _mse
-
-    @staticmethod
-    def _check(data: np.ndarray, what: str) -> None:
-        check_events(data, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what)
-
-    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)

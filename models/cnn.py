@@ -7,7 +7,7 @@ dense models (reshaped inside), so preprocessing, scores and the saved format ar
 
 from __future__ import annotations
 
-from l1ad.benchmark.emulation import N_OBJECTS
+from l1ad.benchmark.trigger.layout import N_OBJECTS
 from l1ad.config import ModelConfig
 from l1ad.models.autoencoder import N_FEATURES, N_INPUTS, _Layers, variational_latent
 

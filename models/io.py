@@ -1,9 +1,10 @@
 """The saved-model directory (format ``l1ad-model/2``) shared by every model family.
 
-Every directory has ``model.json`` (format tag, family, validated model config, score definition, history, provenance)
-and ``preprocessing.json``; the family adds its parameter file (``weights.h5`` for Keras, ``estimator.skops`` for
-scikit-learn). Nothing from these files is executed when loading: architectures are rebuilt from the registered
-builders, Keras weights are plain HDF5 arrays, scikit-learn estimators are read by skops with a fixed type allow-list.
+Every directory has ``model.json`` (the :class:`ModelCard`: format tag, family, validated model config, score
+definition, history, provenance) and ``preprocessing.json``; the family adds its parameter file (``weights.h5`` for
+Keras, ``estimator.skops`` for scikit-learn). Nothing from these files is executed when loading: architectures are
+rebuilt from the registered builders, Keras weights are plain HDF5 arrays, scikit-learn estimators are read by skops
+with a fixed type allow-list.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from l1ad.errors import L1adError, first_line
+from pydantic import Field
+
+from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.config.base import StrictModel
+from l1ad.errors import ModelFileError, first_line
+from l1ad.files import validate_model
 
 # 2: autoencoder scores decode eta and phi within the acceptance (tanh); a /1 model's outputs would be misread.
 FORMAT = "l1ad-model/2"
@@ -21,7 +28,38 @@ META = "model.json"
 PREPROCESSING = "preprocessing.json"
 
 
-def write_model_dir(directory: str | Path, meta: dict, preprocessing: dict, write_params: Callable[[Path], None]) -> Path:
+class InputDescription(StrictModel):
+    layout: str
+    quantizer: dict | str = Field(description="the input quantizer (bits, integer bits, signed), or 'none (float model)'")
+
+
+class Provenance(StrictModel):
+    """Where a trained model comes from; the dataset fields let later stages refuse a model trained elsewhere."""
+
+    l1ad_version: str
+    dataset: str | None = None
+    dataset_version: str | None = None
+    dataset_digest: str | None = None
+    config_digest: str | None = None
+    mlflow_run_id: str | None = None
+
+
+class ModelCard(StrictModel):
+    """The contents of ``model.json``."""
+
+    format: Literal["l1ad-model/2"]
+    family: Literal["keras", "sklearn"]
+    model: ModelConfig
+    training: TrainingConfig
+    seed: int = Field(ge=0)
+    score: str = Field(description="what the anomaly score is (higher = more anomalous)")
+    input: InputDescription | None = None
+    history: dict[str, list[float]] = Field(default_factory=dict)
+    provenance: Provenance
+
+
+def write_model_dir(directory: str | Path, card: ModelCard, preprocessing: dict,
+                    write_params: Callable[[Path], None]) -> Path:
     """Write a model directory atomically: an existing one is replaced only once the new one is complete."""
     directory = Path(directory)
     tmp = directory.with_name(directory.name + ".tmp")
@@ -29,7 +67,7 @@ def write_model_dir(directory: str | Path, meta: dict, preprocessing: dict, writ
     tmp.mkdir(parents=True)
     write_params(tmp)
     (tmp / PREPROCESSING).write_text(json.dumps(preprocessing, indent=2))
-    (tmp / META).write_text(json.dumps({"format": FORMAT, **meta}, indent=2))
+    (tmp / META).write_text(card.model_dump_json(indent=2) + "\n")
     if directory.exists():
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -42,64 +80,31 @@ def write_model_dir(directory: str | Path, meta: dict, preprocessing: dict, writ
 
 
 def read_json(path: Path, what: str) -> dict:
+    """A JSON object from a model directory (``preprocessing.json``); one-line errors naming the file."""
     if not path.is_file():
-        raise L1adError(f"{path}: missing {what} file")
+        raise ModelFileError(f"{path}: missing {what} file")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise L1adError(f"{path}: corrupt {what} ({first_line(exc)})") from None
+        raise ModelFileError(f"{path}: corrupt {what} ({first_line(exc)})") from None
     if not isinstance(data, dict):
-        raise L1adError(f"{path}: {what} must be a JSON object")
+        raise ModelFileError(f"{path}: {what} must be a JSON object")
     return data
 
 
-def read_meta(directory: Path) -> dict:
-    meta = read_json(Path(directory) / META, "model metadata")
-    if meta.get("format") != FORMAT:
-        raise L1adError(f"{Path(directory) / META}: unsupported model format {meta.get('format')!r}, expected {FORMAT!r}")
-    return meta
-
-
-def configs_from_meta(meta: dict, directory: Path):
-    """The validated model and training configs recorded in ``model.json``."""
-    from pydantic import ValidationError
-
-    from l1ad.config import ModelConfig, TrainingConfig, describe_validation_error
-
+def read_card(directory: str | Path) -> ModelCard:
+    """The validated ``model.json`` of a model directory."""
+    path = Path(directory) / META
+    if not path.is_file():
+        raise ModelFileError(f"{Path(directory)}: no trained model; run 'l1ad train' first")
     try:
-        return ModelConfig.model_validate(meta["model"]), TrainingConfig.model_validate(meta["training"])
-    except (KeyError, ValidationError) as exc:
-        what = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"missing {exc}"
-        raise L1adError(f"{Path(directory) / META}: invalid model description ({what})") from None
-
-
-def check_events(data, event_shape: tuple[int, ...], kind: str, what: str) -> None:
-    """Model input must be a finite (N, *event_shape) array with N > 0."""
-    import numpy as np
-
-    if not isinstance(data, np.ndarray) or data.shape[1:] != event_shape or data.ndim != 1 + len(event_shape):
-        shape = getattr(data, "shape", type(data).__name__)
-        expected = ", ".join(("N", *map(str, event_shape)))
-        raise L1adError(f"{what}: expected {kind} of shape ({expected}), got {shape}")
-    if len(data) == 0:
-        raise L1adError(f"{what}: no events")
-    if not np.isfinite(data).all():
-        raise L1adError(f"{what}: contains NaN or Inf")
-
-
-def check_particles(particles, what: str) -> None:
-    check_events(particles, (19, 4), "trigger objects", what)
-
-
-def load_detector(directory: str | Path):
-    """Load any saved detector; the family recorded in ``model.json`` picks the class."""
-    from l1ad.models.registry import MODELS, detector_class
-
-    directory = Path(directory)
-    if not (directory / META).is_file():
-        raise L1adError(f"{directory}: no trained model; run 'l1ad train' first")
-    meta = read_meta(directory)
-    name = meta.get("model", {}).get("name") if isinstance(meta.get("model"), dict) else None
-    if name not in MODELS or MODELS[name].family != meta.get("family"):
-        raise L1adError(f"{directory / META}: unknown model {name!r} of family {meta.get('family')!r}")
-    return detector_class(name).load(directory)
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: corrupt model metadata ({first_line(exc)})") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else None
+        raise ModelFileError(f"{path}: unsupported model format {found!r}, expected {FORMAT!r}")
+    card = validate_model(raw, ModelCard, f"{path}: invalid model metadata", error=ModelFileError)
+    if MODELS[card.model.name].family != card.family:
+        raise ModelFileError(f"{path}: model {card.model.name!r} is not of family {card.family!r}")
+    return card

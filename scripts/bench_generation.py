@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 
-from l1ad.benchmark.build import ShardJob, _pool_shard, _sample_shard
-from l1ad.benchmark.emulation import emulate
-from l1ad.benchmark.generation import PileupPool, generate, overlay_pileup, pythia_seed
-from l1ad.benchmark.parallel import Execution, executor
+from l1ad.benchmark.datasets.build import ShardJob, _pool_shard, _sample_shard
+from l1ad.benchmark.datasets.parallel import Execution, executor
+from l1ad.benchmark.generation.pileup import PileupPool, overlay_pileup
+from l1ad.benchmark.generation.pythia import generate, pythia_seed
+from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.config import dataset_definition
 
 TARGETS = {"zero bias, events/s per core": 1000.0, "hard process, events/s per core": 150.0, "2 workers / 1 worker": 1.7}

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.benchmark.dataset import load_dataset
-from l1ad.models.io import load_detector
-from l1ad.models.registry import model_inputs_of
+from l1ad.benchmark.datasets.dataset import load_dataset
+from l1ad.models.registry import load_detector
 
 
 def _rss_mb(field: str) -> float:
@@ -46,17 +45,17 @@ def main() -> None:
     pick = np.random.default_rng(args.seed).integers(len(test), size=args.events)
     model_dirs = sorted(p for p in (args.run_dir / "models").iterdir() if (p / "model.json").is_file())
     print(f"machine: {os.cpu_count()} cores; {args.events} events drawn from {len(test)} background test events "
-          f"of {dataset.name} ({dataset.manifest['digest']}); {len(model_dirs)} models")
+          f"of {dataset.name} ({dataset.digest}); {len(model_dirs)} models")
     print(f"{'model':<20}{'inputs':>10}{'events/s':>12}{'seconds':>9}{'input [MB]':>12}{'peak-before [MB]':>18}"
           f"{'copies':>8}")
     for directory in model_dirs:
         detector = load_detector(directory)
-        inputs = np.ascontiguousarray(model_inputs_of(detector.model_config, test)[pick])
-        detector.anomaly_score(inputs[:1000])  # warm-up: graph tracing, library loading
+        inputs = np.ascontiguousarray(detector.inputs_of(test)[pick])
+        detector.score_samples(inputs[:1000])  # warm-up: graph tracing, library loading
         _reset_peak()
         before = _rss_mb("VmRSS")
         started = time.perf_counter()
-        scores = detector.anomaly_score(inputs)
+        scores = detector.score_samples(inputs)
         seconds = time.perf_counter() - started
         extra = _rss_mb("VmHWM") - before
         size = inputs.nbytes / 2**20

@@ -22,16 +22,17 @@ def tiny_config(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(tiny_config):
     """The whole chain on the shipped tiny config (real Pythia, QKeras, hls4ml, MLflow), run once per session."""
-    from l1ad.pipeline import Pipeline
+    from l1ad.pipeline.context import RunContext
+    from l1ad.pipeline.stages import run_all
 
-    pipeline = Pipeline(tiny_config, log=lambda *_: None)
-    pipeline.run_all()
-    return pipeline
+    ctx = RunContext.create(tiny_config, log=lambda *_: None)
+    run_all(ctx)
+    return ctx
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tiny_run):
-    from l1ad.benchmark.dataset import load_dataset
+    from l1ad.benchmark.datasets.dataset import load_dataset
 
     return load_dataset(tiny_run.paths.dataset)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l1ad.benchmark.build import build_dataset, cocktail_counts
-from l1ad.benchmark.dataset import Dataset, load_dataset
-from l1ad.benchmark.emulation import emulate
-from l1ad.benchmark.evaluation import evaluate_scores
-from l1ad.benchmark.generation import PileupPool, generate, overlay_pileup
-from l1ad.benchmark.parallel import Execution
-from l1ad.benchmark.selection import could_pass, passes_lepton_trigger
+from l1ad.benchmark.datasets.build import build_dataset, cocktail_counts
+from l1ad.benchmark.datasets.dataset import load_dataset
+from l1ad.benchmark.datasets.manifest import DatasetRef
+from l1ad.benchmark.datasets.parallel import Execution
+from l1ad.benchmark.evaluation.report import evaluate_scores
+from l1ad.benchmark.generation.pileup import PileupPool, overlay_pileup
+from l1ad.benchmark.generation.pythia import generate
+from l1ad.benchmark.trigger.emulation import emulate
+from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
 from l1ad.config import BlindSizes, DatasetConfig, EvaluationConfig, LeptonTrigger, SampleSizes, dataset_definition
 
 
@@ -85,7 +87,7 @@ def test_triggered_dataset_keeps_only_passing_events_and_labels_the_cocktail(tmp
     local = build_dataset(cfg, 5, tmp_path / "local", execution=Execution(workers=0))
     dask = build_dataset(cfg, 5, tmp_path / "dask", execution=Execution(workers=2))
     assert not local.zero_bias
-    for name in local.manifest["samples"]:
+    for name in local.manifest.samples:
         a, b = local.sample(name), dask.sample(name)
         assert np.array_equal(a.particles, b.particles) and np.array_equal(a.regions, b.regions)
         assert passes_lepton_trigger(a.particles, 23.0).all()
@@ -93,7 +95,7 @@ def test_triggered_dataset_keeps_only_passing_events_and_labels_the_cocktail(tmp
     assert train.metadata["processes"] == ["wlnu", "zll"]
     assert np.bincount(train.processes).tolist() == [12, 8]
     assert train.processes[:12].tolist() != [0] * 12  # interleaved by the seeded shuffle, not in blocks
-    selection = local.manifest["selection"]["processes"]
+    selection = local.manifest.selection.processes
     for s in selection.values():
         assert s["passed"] <= s["emulated"] <= s["generated"]
         lo, hi = s["efficiency_interval_68"]
@@ -108,12 +110,15 @@ def test_preselected_background_gives_fpr_working_points_without_rates(tmp_path)
     rng = np.random.default_rng(0)
     scores = {"background_test": rng.normal(size=20000), "sig": rng.normal(2.0, size=500)}
     cfg = EvaluationConfig(fprs=[1e-3, 1e-2], leaderboard_fpr=1e-3)
-    table = evaluate_scores(scores, "background_test", ["sig"], cfg, model="m",
-                            dataset=Dataset(tmp_path, {"name": "adc", "version": "0.1", "zero_bias": False}))
-    assert table.working_point.tolist() == ["FPR 1e-5 (ADC2021)", "FPR 1e-3", "FPR 1e-2"]
+    report = evaluate_scores(scores, ["sig"], cfg, model="m",
+                             dataset=DatasetRef(name="adc", version="0.1", digest="x", zero_bias=False))
+    table = report.table()
+    assert table.working_point.tolist() == ["fpr_1e-05", "fpr_1e-03", "fpr_1e-02"]
+    assert table.label.tolist() == ["FPR 1e-5 (ADC2021)", "FPR 1e-3", "FPR 1e-2"]
+    assert report.headline == "fpr_1e-03"
     assert table.rate_khz.isna().all() and table.background_rate_khz.isna().all()
-    row = table.set_index("working_point").loc["FPR 1e-2"]
+    row = table.set_index("working_point").loc["fpr_1e-02"]
     assert row.background_fpr == pytest.approx(0.01, abs=1e-4)
     assert row.background_fpr_lo < row.background_fpr < row.background_fpr_hi
     assert row.enhancement == pytest.approx(row.efficiency / row.background_fpr)
-    assert not table.set_index("working_point").loc["FPR 1e-5 (ADC2021)"].measurable
+    assert not table.set_index("working_point").loc["fpr_1e-05"].measurable

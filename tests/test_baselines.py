@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from l1ad.config import ModelConfig, PruningConfig, TrainingConfig
-from l1ad.errors import L1adError
+from l1ad.errors import L1adError, NotConvertibleError
 from l1ad.models.autoencoder import decode_outputs, decode_outputs_tf, latent_score, masked_mse_loss, masked_mse_score
-from l1ad.models.detector import AutoencoderDetector
-from l1ad.models.registry import detector_class, model_inputs_of
+from l1ad.models.neural import AutoencoderDetector
+from l1ad.models.registry import detector_class
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ def _fit(tiny_dataset, training: TrainingConfig | None = None, **model):
     cfg = ModelConfig(**model)
     detector = detector_class(cfg.name)(cfg, training or TrainingConfig(epochs=6, batch_size=256), seed=3)
     train, validation = tiny_dataset.background("train"), tiny_dataset.background("validation")
-    return detector.fit(model_inputs_of(cfg, train), model_inputs_of(cfg, validation))
+    return detector.fit(detector.inputs_of(train), detector.inputs_of(validation))
 
 
 @pytest.fixture(scope="module")
@@ -78,23 +78,23 @@ def test_linear_angles_option_scores_raw_outputs_and_unknown_choice_is_rejected(
 
 def test_vae_learns_with_kl_and_scores_ttbar_higher(vae, tiny_dataset):
     assert "kl" in vae.history and vae.history["loss"][-1] < vae.history["loss"][0]
-    bg = vae.anomaly_score(tiny_dataset.background("test").particles)
-    tt = vae.anomaly_score(tiny_dataset.sample("ttbar").particles)
+    bg = vae.score_samples(tiny_dataset.background("test").particles)
+    tt = vae.score_samples(tiny_dataset.sample("ttbar").particles)
     assert np.median(tt) > np.median(bg)
-    assert [layer.name for layer in vae.trigger_model.layers][-1] == "z_mean"  # mu2: the encoder alone
+    assert [layer.name for layer in vae.trigger_network().layers][-1] == "z_mean"  # mu2: the encoder alone
 
 
 def test_vae_saves_loads_and_switches_scores(vae, tiny_dataset, tmp_path):
     particles = tiny_dataset.background("test").particles[:500]
     vae.save(tmp_path / "vae")
     loaded = AutoencoderDetector.load(tmp_path / "vae")
-    assert np.array_equal(loaded.anomaly_score(particles), vae.anomaly_score(particles))
+    assert np.array_equal(loaded.score_samples(particles), vae.score_samples(particles))
     # The same weights scored with KL: the encoder now also returns log sigma^2.
     kl = AutoencoderDetector(vae.model_config.model_copy(update={"params": {"score": "kl"}}), seed=3)
     kl.scaler, kl.keras_model = vae.scaler, vae.keras_model
-    scores = kl.anomaly_score(particles)
-    assert kl.trigger_model.output_shape == (None, 2 * vae.model_config.latent_dim)
-    assert (scores >= 0).all() and not np.array_equal(scores, vae.anomaly_score(particles))
+    scores = kl.score_samples(particles)
+    assert kl.trigger_network().output_shape == (None, 2 * vae.model_config.latent_dim)
+    assert (scores >= 0).all() and not np.array_equal(scores, vae.score_samples(particles))
 
 
 def test_unknown_vae_score_is_rejected():
@@ -105,52 +105,52 @@ def test_unknown_vae_score_is_rejected():
 def test_float_autoencoder_has_no_quantizers(tiny_dataset):
     detector = _fit(tiny_dataset, name="dense_ae", quantization=None)
     assert not any(type(layer).__name__.startswith("Q") for layer in detector.keras_model.layers)
-    x = detector.model_inputs(tiny_dataset.background("test").particles[:100])
+    x = detector.network_inputs(tiny_dataset.background("test").particles[:100])
     assert np.array_equal(x, detector.scaler.transform(tiny_dataset.background("test").particles[:100]).astype(np.float32))
 
 
 def test_vae_encoder_goes_through_hls4ml_bit_exactly(vae, tiny_dataset, tiny_config, tmp_path):
-    from l1ad.firmware.hls import build_hls_model, compare, firmware_scores, not_convertible
+    from l1ad.firmware.hls import build_hls_model, compare, firmware_scores
 
-    assert not_convertible(vae) is None
+    assert vae.trigger_network() is vae.trigger_network()  # the encoder, built once
     hls_model, _ = build_hls_model(vae, tiny_config.firmware, tmp_path / "prj")
     particles = tiny_dataset.background("test").particles[:2000]
-    keras = vae.anomaly_score(particles)
-    agreement = compare("background_test", keras, firmware_scores(hls_model, vae, vae.model_inputs(particles)),
+    keras = vae.score_samples(particles)
+    agreement = compare("background_test", keras, firmware_scores(hls_model, vae, vae.network_inputs(particles)),
                         {"median": float(np.median(keras))})
     assert agreement.max_abs_score_difference == 0.0
 
 
 def test_vae_reconstruction_score_is_not_convertible(vae):
-    from l1ad.firmware.hls import not_convertible
-
     mse = AutoencoderDetector(vae.model_config.model_copy(update={"params": {"score": "mse"}}), seed=3)
     mse.scaler, mse.keras_model = vae.scaler, vae.keras_model
-    assert "sampling layer" in not_convertible(mse)
+    with pytest.raises(NotConvertibleError, match="sampling layer"):
+        mse.trigger_network()
+    assert np.isfinite(mse.score_samples(np.zeros((3, 19, 4), dtype=np.float32))).all()  # it still scores
     with pytest.raises(L1adError, match="not fitted"):
-        AutoencoderDetector(vae.model_config).trigger_model  # noqa: B018
+        AutoencoderDetector(vae.model_config).trigger_network()  # noqa: B018
 
 
 def test_cnn_autoencoder_learns(tiny_dataset):
     cnn = _fit(tiny_dataset, name="cnn_ae", latent_dim=8)
     assert any(layer.name == "enc_conv_0" for layer in cnn.keras_model.layers)
-    bg = cnn.anomaly_score(tiny_dataset.background("test").particles)
-    tt = cnn.anomaly_score(tiny_dataset.sample("ttbar").particles)
+    bg = cnn.score_samples(tiny_dataset.background("test").particles)
+    tt = cnn.score_samples(tiny_dataset.sample("ttbar").particles)
     assert np.median(tt) > np.median(bg)
 
 
 def test_cicada_teacher_reads_regions(tiny_dataset, tmp_path):
     teacher = _fit(tiny_dataset, name="cicada_teacher", latent_dim=16, quantization=None)
     regions = tiny_dataset.background("test").regions
-    scores = teacher.anomaly_score(regions)
+    scores = teacher.score_samples(regions)
     assert scores.shape == (len(regions),)
-    assert np.median(teacher.anomaly_score(tiny_dataset.sample("ttbar").regions)) > np.median(scores)
+    assert np.median(teacher.score_samples(tiny_dataset.sample("ttbar").regions)) > np.median(scores)
     teacher.save(tmp_path / "teacher")
-    from l1ad.models.io import load_detector
+    from l1ad.models.registry import load_detector
 
-    assert np.array_equal(load_detector(tmp_path / "teacher").anomaly_score(regions[:300]), scores[:300])
+    assert np.array_equal(load_detector(tmp_path / "teacher").score_samples(regions[:300]), scores[:300])
     with pytest.raises(L1adError, match=r"expected calorimeter regions of shape \(N, 18, 14\)"):
-        teacher.anomaly_score(tiny_dataset.background("test").particles)
+        teacher.score_samples(tiny_dataset.background("test").particles)
 
 
 def test_pruning_reaches_its_sparsity_and_survives_saving(tiny_dataset, tmp_path):
@@ -162,5 +162,5 @@ def test_pruning_reaches_its_sparsity_and_survives_saving(tiny_dataset, tmp_path
     loaded = AutoencoderDetector.load(tmp_path / "pruned")
     assert loaded.weight_sparsity() == pruned.weight_sparsity()
     particles = tiny_dataset.background("test").particles[:300]
-    assert np.array_equal(loaded.anomaly_score(particles), pruned.anomaly_score(particles))
+    assert np.array_equal(loaded.score_samples(particles), pruned.score_samples(particles))
     assert _fit(tiny_dataset, name="dense_ae").weight_sparsity() < 0.05

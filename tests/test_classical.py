@@ -3,7 +3,8 @@ import pytest
 
 from l1ad.config import ModelConfig
 from l1ad.errors import L1adError
-from l1ad.models import ClassicalDetector, load_detector
+from l1ad.models.classical import ClassicalDetector
+from l1ad.models.registry import load_detector
 
 pytestmark = pytest.mark.slow
 
@@ -18,19 +19,19 @@ def data(tiny_dataset):
 def test_fit_score_save_load(tmp_path, data, name):
     train, test, signal = data
     det = ClassicalDetector(ModelConfig(name=name), seed=3).fit(train[:2000])
-    bg, sig = det.anomaly_score(test), det.anomaly_score(signal)
+    bg, sig = det.score_samples(test), det.score_samples(signal)
     assert np.median(sig) > np.median(bg)  # ttbar is more anomalous than zero bias
     det.save(tmp_path / "m")
     back = load_detector(tmp_path / "m")
     assert isinstance(back, ClassicalDetector)
-    assert np.array_equal(back.anomaly_score(test), bg)
+    assert np.array_equal(back.score_samples(test), bg)
 
 
 def test_seed_makes_the_forest_reproducible(data):
     train, test, _ = data
-    a = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=1).fit(train[:1000]).anomaly_score(test[:100])
-    b = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=1).fit(train[:1000]).anomaly_score(test[:100])
-    c = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=2).fit(train[:1000]).anomaly_score(test[:100])
+    a = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=1).fit(train[:1000]).score_samples(test[:100])
+    b = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=1).fit(train[:1000]).score_samples(test[:100])
+    c = ClassicalDetector(ModelConfig(name="isolation_forest"), seed=2).fit(train[:1000]).score_samples(test[:100])
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from conftest import tree_snapshot
 
-from l1ad.benchmark.dataset import Dataset, Sample, load_dataset, load_sample, write_sample
+from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
+from l1ad.benchmark.datasets.samples import Sample, load_sample, write_sample
 from l1ad.errors import L1adError
 
 
@@ -121,35 +122,35 @@ def _small(tiny_config, **blind):
 
 @pytest.mark.slow
 def test_generation_is_deterministic_and_cached(tmp_path, tiny_config):
-    from l1ad.benchmark.build import build_dataset
+    from l1ad.benchmark.datasets.build import build_dataset
 
     small = _small(tiny_config)
     a = build_dataset(small, 3, tmp_path / "a")
     b = build_dataset(small, 3, tmp_path / "b")
-    for name in a.manifest["samples"]:
+    for name in a.manifest.samples:
         assert np.array_equal(a.sample(name).particles, b.sample(name).particles)
         assert np.array_equal(a.sample(name).regions, b.sample(name).regions)
     before = tree_snapshot(tmp_path / "a")
     again = build_dataset(small, 3, tmp_path / "a")  # cached: nothing rewritten
-    assert tree_snapshot(tmp_path / "a") == before and again.manifest["digest"] == a.manifest["digest"]
+    assert tree_snapshot(tmp_path / "a") == before and again.digest == a.digest
     c = build_dataset(small, 4, tmp_path / "c")
     assert not np.array_equal(c.background("test").particles, a.background("test").particles)
-    assert (tmp_path / "a" / "CARD.md").read_text().count("| `") == len(a.manifest["samples"])
+    assert (tmp_path / "a" / "CARD.md").read_text().count("| `") == len(a.manifest.samples)
     assert all((tmp_path / "a" / "card" / f).stat().st_size > 0 for f in ("multiplicities.png", "spectra.png", "regions.png"))
 
 
 @pytest.mark.slow
 def test_dask_workers_give_the_same_dataset(tmp_path, tiny_config):
     """Shards run on a real two-worker LocalCluster and merge to exactly the in-process result."""
-    from l1ad.benchmark.build import build_dataset
-    from l1ad.benchmark.parallel import Execution
+    from l1ad.benchmark.datasets.build import build_dataset
+    from l1ad.benchmark.datasets.parallel import Execution
 
     small = _small(tiny_config)
     local = build_dataset(small, 5, tmp_path / "local", execution=Execution(workers=0))
     dask = build_dataset(small, 5, tmp_path / "dask", execution=Execution(workers=2))
-    assert dask.manifest["execution"]["workers"] == 2
+    assert dask.manifest.execution.workers == 2
     assert len(dask.background("test")) == 300  # two shards of 150
-    for name in local.manifest["samples"]:
+    for name in local.manifest.samples:
         assert np.array_equal(local.sample(name).particles, dask.sample(name).particles)
         assert np.array_equal(local.sample(name).regions, dask.sample(name).regions)
 
@@ -158,7 +159,7 @@ def test_dask_workers_give_the_same_dataset(tmp_path, tiny_config):
 def test_blind_sample_keeps_labels_apart(tmp_path, tiny_config):
     import h5py
 
-    from l1ad.benchmark.build import blind_labels_path, build_dataset
+    from l1ad.benchmark.datasets.build import blind_labels_path, build_dataset
 
     data = build_dataset(_small(tiny_config, background=300, per_signal=100), 6, tmp_path / "d")
     blind = data.sample("blind")
@@ -193,7 +194,7 @@ def test_standard_dataset_loads_by_name(tiny_dataset, tmp_path):
 def test_a_different_dataset_is_not_overwritten(tiny_dataset, tiny_config, tmp_path):
     import shutil
 
-    from l1ad.benchmark.build import build_dataset
+    from l1ad.benchmark.datasets.build import build_dataset
 
     directory = tmp_path / "dataset"
     shutil.copytree(tiny_dataset.directory, directory)

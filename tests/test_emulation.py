@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from l1ad.benchmark.emulation import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON, emulate
-from l1ad.benchmark.generation import KIND_EM, KIND_HAD, KIND_MUON, Crossings, ParticleTable, PileupPool, overlay_pileup
+from l1ad.benchmark.generation.particles import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable
+from l1ad.benchmark.generation.pileup import Crossings, PileupPool, overlay_pileup
 from l1ad.benchmark.geometry import N_ETA, N_PHI, tower_index
+from l1ad.benchmark.trigger.emulation import emulate
+from l1ad.benchmark.trigger.layout import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON
 from l1ad.config import EmulationConfig
 
 # No noise or smearing: the answers below are exact.
@@ -100,7 +102,7 @@ def test_same_seed_same_output():
 
 @pytest.mark.parametrize("half", [1, 4])
 def test_window_max_and_sum_match_brute_force_with_phi_wrap_and_eta_edges(half):
-    from l1ad.benchmark.emulation import _window_max, _window_sum
+    from l1ad.benchmark.trigger.emulation import _window_max, _window_sum
 
     rng = np.random.default_rng(half)
     grid = rng.integers(0, 50, size=(2, N_ETA, N_PHI)).astype(np.int32)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from l1ad.firmware.hls import build_hls_model, compare, firmware_scores
-from l1ad.models.detector import AutoencoderDetector
+from l1ad.models.neural import AutoencoderDetector
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,8 @@ def test_too_narrow_precision_is_caught(tmp_path, tiny_run, tiny_dataset):
     narrow = tiny_run.cfg.firmware.model_copy(update={"layer_precision": {"reconstruction": "ap_fixed<10,6>"}})
     hls_model, _ = build_hls_model(detector, narrow, tmp_path / "prj")
     particles = tiny_dataset.background("test").particles[:1000]
-    inputs = detector.model_inputs(particles)
-    keras = detector.anomaly_score(particles)
+    inputs = detector.network_inputs(particles)
+    keras = detector.score_samples(particles)
     fw = firmware_scores(hls_model, detector, inputs)
     agreement = compare("background_test", keras, fw, {"median": float(np.median(keras))})
     assert agreement.max_abs_score_difference > 0

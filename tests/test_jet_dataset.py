@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES
+from l1ad.benchmark.jets.generation import FEATURE_NAMES, JET_CLASSES
 from l1ad.errors import L1adError
 
 pytestmark = pytest.mark.slow
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def jets_dir(tmp_path_factory):
-    from l1ad.benchmark.jet_dataset import build_jets_dataset
+    from l1ad.benchmark.datasets.jets import build_jets_dataset
     from l1ad.config import dataset_definition
 
     cfg = dataset_definition("jets").resolve("tiny").model_copy(update={"shard_size": 25})
@@ -20,7 +20,7 @@ def jets_dir(tmp_path_factory):
 
 
 def test_files_splits_and_classes(jets_dir):
-    from l1ad.benchmark.jet_dataset import load_jets
+    from l1ad.benchmark.datasets.jets import load_jets
 
     manifest = json.loads((jets_dir / "dataset.json").read_text())
     assert manifest["kind"] == "jets" and manifest["features"] == list(FEATURE_NAMES)
@@ -38,7 +38,7 @@ def test_files_splits_and_classes(jets_dir):
 
 
 def test_splits_are_different_events(jets_dir):
-    from l1ad.benchmark.jet_dataset import load_jets
+    from l1ad.benchmark.datasets.jets import load_jets
 
     train = load_jets(jets_dir / "jets_nominal_train.h5").kinematics[:, 0]
     test = load_jets(jets_dir / "jets_nominal_test.h5").kinematics[:, 0]
@@ -46,7 +46,7 @@ def test_splits_are_different_events(jets_dir):
 
 
 def test_bad_jets_file(tmp_path, jets_dir):
-    from l1ad.benchmark.jet_dataset import load_jets
+    from l1ad.benchmark.datasets.jets import load_jets
 
     with h5py.File(jets_dir / "jets_nominal_test.h5") as src, h5py.File(tmp_path / "bad.h5", "w") as dst:
         for key in ("Constituents", "Labels", "Kinematics"):

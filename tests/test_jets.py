@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l1ad.benchmark.jets import DOMAINS, FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
+from l1ad.config.processes import JET_DOMAINS
+from l1ad.benchmark.jets.generation import FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
 from l1ad.errors import L1adError
 
 N_PER_CLASS = 30
@@ -38,7 +39,7 @@ def test_unknown_domain_and_class_raise_one_line_errors():
         resimulate(1, 2, 0, domain="data")
     with pytest.raises(L1adError, match="unknown jet class 'b'"):
         resimulate(1, 2, 0, jet_class="b")
-    assert set(DOMAINS) == {"nominal", "alternative"} and DOMAINS["nominal"] == ()
+    assert set(JET_DOMAINS) == {"nominal", "alternative"} and JET_DOMAINS["nominal"] == ()
 
 
 @pytest.mark.slow

@@ -2,13 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from l1ad.benchmark.metrics import (
-    clopper_pearson,
-    efficiency_at_rate,
-    efficiency_vs_rate,
-    roc_auc,
-    threshold_for_fpr,
-)
+from l1ad.benchmark.evaluation.metrics import efficiency_at_rate, efficiency_vs_rate, roc_auc, threshold_for_fpr
+from l1ad.benchmark.statistics import clopper_pearson
 
 
 @pytest.fixture

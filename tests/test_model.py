@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from l1ad.errors import L1adError
-from l1ad.models.detector import AutoencoderDetector
+from l1ad.models.neural import AutoencoderDetector
 
 pytestmark = pytest.mark.slow
 
@@ -16,10 +16,10 @@ def trained(tiny_run):
 
 
 def test_saved_model_reproduces_scores(tiny_run, tiny_dataset, trained):
-    from l1ad.benchmark.evaluation import read_scores
+    from l1ad.benchmark.evaluation.report import read_arrays
 
-    stored = read_scores(tiny_run.paths.evaluation / "scores.h5")
-    again = trained.anomaly_score(tiny_dataset.background("test").particles)
+    stored = read_arrays(tiny_run.paths.evaluation / "scores.h5", "scores")
+    again = trained.score_samples(tiny_dataset.background("test").particles)
     assert np.array_equal(again, stored["background_test"])
 
 
@@ -35,13 +35,13 @@ def test_model_directory_format(tiny_run):
 def test_training_learns_and_anomalies_score_higher(tiny_dataset, trained):
     history = trained.history["loss"]
     assert history[-1] < history[0]
-    bg = trained.anomaly_score(tiny_dataset.background("test").particles)
-    tt = trained.anomaly_score(tiny_dataset.sample("ttbar").particles)
+    bg = trained.score_samples(tiny_dataset.background("test").particles)
+    tt = trained.score_samples(tiny_dataset.sample("ttbar").particles)
     assert np.median(tt) > np.median(bg)
 
 
 def test_inputs_are_quantized_like_the_firmware(tiny_dataset, trained):
-    x = trained.model_inputs(tiny_dataset.background("validation").particles[:200])
+    x = trained.network_inputs(tiny_dataset.background("validation").particles[:200])
     lsb = 2.0 ** -(trained.model_config.quantization.input_bits - 1 - trained.model_config.quantization.input_integer_bits)
     assert np.allclose(np.round(x / lsb) * lsb, x)
     assert np.all(x.reshape(-1, 19, 3)[tiny_dataset.background("validation").particles[:200, :, 0] == 0] == 0)
@@ -104,4 +104,4 @@ def test_fit_rejects_bad_input(tiny_config):
     with pytest.raises(L1adError, match="NaN or Inf"):
         det.fit(bad)
     with pytest.raises(L1adError, match="not fitted"):
-        det.anomaly_score(np.zeros((2, 19, 4), dtype=np.float32))
+        det.score_samples(np.zeros((2, 19, 4), dtype=np.float32))

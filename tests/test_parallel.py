@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from l1ad.benchmark.parallel import Execution, executor
+from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.errors import L1adError
 
 pytestmark = pytest.mark.slow

@@ -1,11 +1,20 @@
-"""Writing files so that a crash or bad input never leaves a half-written file where a good one was expected."""
+"""Writing files so that a crash or bad input never leaves a half-written file where a good one was expected, and
+reading the typed JSON files stages hand to each other."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from l1ad.errors import L1adError, MissingStageOutput, StageOutputError, describe_validation_error, first_line
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @contextmanager
@@ -24,3 +33,37 @@ def replacing(path: str | Path) -> Iterator[Path]:
 def write_text_atomic(path: str | Path, text: str) -> None:
     with replacing(path) as tmp:
         tmp.write_text(text)
+
+
+def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str | None = None,
+                    error: type[L1adError] = StageOutputError) -> M:
+    """Read and validate a JSON file written by a stage; every problem is one line naming the file.
+
+    ``what`` names the file's role in messages ("metrics", "firmware report"); ``missing`` is the command that writes
+    the file, for the message when it does not exist; ``error`` is the exception type raised for a bad file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        if missing is not None:
+            raise MissingStageOutput(path, what, missing)
+        raise error(f"{path}: no such {what} file")
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: corrupt {what} ({first_line(exc)})") from None
+    except OSError as exc:
+        raise error(f"{path}: unreadable {what} ({first_line(exc)})") from None
+    return validate_model(data, model, f"{path}: invalid {what}", error=error)
+
+
+def validate_model(data: object, model: type[M], context: str, *, error: type[L1adError] = StageOutputError) -> M:
+    """``model.model_validate(data)`` with a one-line error starting with ``context``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(f"{context} ({describe_validation_error(exc)})") from None
+
+
+def write_json_model(path: str | Path, value: BaseModel) -> None:
+    """Write a typed result as indented JSON, atomically (field aliases such as ``schema`` are used)."""
+    write_text_atomic(path, value.model_dump_json(indent=2, by_alias=True) + "\n")

@@ -27,8 +27,8 @@ DEFAULT_TOLERANCES = {
 
 
 def measure(run) -> dict:
-    from l1ad.benchmark.dataset import load_dataset
-    from l1ad.models.detector import AutoencoderDetector
+    from l1ad.benchmark.datasets.dataset import load_dataset
+    from l1ad.models.neural import AutoencoderDetector
 
     bg = load_dataset(run.paths.dataset).background("test").particles
     history = AutoencoderDetector.load(run.paths.model).history

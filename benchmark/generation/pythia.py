@@ -1,0 +1,113 @@
+"""Pythia 8 event generation: one seeded Pythia factory for every sample, and the visible final state.
+
+Particles are taken from Pythia's batch interface (awkward arrays) into :class:`~l1ad.benchmark.generation.particles.
+ParticleTable` columns. The jets dataset (:mod:`l1ad.benchmark.jets`) makes its Pythia instances with the same
+:func:`new_pythia` and keeps visible particles with the same :func:`is_visible`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import awkward as ak
+import numpy as np
+
+from l1ad.benchmark.generation.particles import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable, concatenate
+from l1ad.benchmark.geometry import MAX_CALORIMETER_ETA, tower_index
+from l1ad.config.processes import COMMON_SETTINGS, PROCESSES
+from l1ad.errors import ConfigError, L1adError
+
+# Invisible to the detector: neutrinos and the usual BSM invisibles (neutralino, gravitino, dark-sector hadrons).
+INVISIBLE_PDG_IDS = (12, 14, 16, 1000022, 1000039, 4900211, 4900213, 51, 52, 53)
+
+
+def pythia_seed(*parts: object) -> int:
+    """A Pythia seed (1..900,000,000) derived deterministically from the run seed and the sample's identity."""
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") % 900_000_000 + 1
+
+
+def new_pythia(settings: Iterable[str], *, seed: int, sqrt_s_tev: float, what: str):
+    """An initialised Pythia 8 instance with the common settings, the beam energy, the seed and ``settings``.
+
+    ``what`` names the process in error messages. Raises :class:`~l1ad.errors.ConfigError` if Pythia rejects a
+    setting and :class:`~l1ad.errors.L1adError` if it fails to initialise.
+    """
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for setting in (*COMMON_SETTINGS, f"Beams:eCM = {sqrt_s_tev * 1000:g}", f"Random:seed = {seed}", *settings):
+        if not pythia.readString(setting):
+            raise ConfigError(f"Pythia rejected the setting {setting!r} of {what}")
+    if not pythia.init():
+        raise L1adError(f"Pythia failed to initialise {what}")
+    return pythia
+
+
+def is_visible(status, pdg_id):
+    """Final-state particles a detector sees: status > 0 and not a neutrino or BSM invisible (works elementwise on
+    numpy and awkward arrays)."""
+    abs_id = np.abs(pdg_id)
+    invisible = abs_id == INVISIBLE_PDG_IDS[0]
+    for other in INVISIBLE_PDG_IDS[1:]:
+        invisible = invisible | (abs_id == other)
+    return (status > 0) & ~invisible
+
+
+class EventStream:
+    """One seeded Pythia 8 instance of a named process, handing out visible final states batch by batch.
+
+    Successive batches continue the same random sequence, so a stream that is read until enough events pass a
+    selection is as reproducible as a fixed-size sample.
+    """
+
+    def __init__(self, process: str, seed: int, sqrt_s_tev: float):
+        if process not in PROCESSES:
+            raise ConfigError(f"unknown process {process!r}; known: {', '.join(sorted(PROCESSES))}")
+        self.process = process
+        self._pythia = new_pythia(PROCESSES[process].settings, seed=seed, sqrt_s_tev=sqrt_s_tev,
+                                  what=f"process {process!r}")
+
+    def next(self, n_events: int, *, progress=None) -> ParticleTable:
+        """The next ``n_events`` events; ``progress`` (optional) receives the number finished since its last call."""
+        tables = []
+        remaining, batch = n_events, 200
+        while remaining > 0:
+            events = self._pythia.nextBatch(min(batch, remaining))
+            if len(events) == 0:
+                raise L1adError(f"Pythia produced no events for process {self.process!r}")
+            tables.append(_visible_final_state(events.prt))
+            remaining -= len(events)
+            if progress is not None:
+                progress(len(events))
+        return concatenate(tables)
+
+
+def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, progress=None) -> ParticleTable:
+    """Generate ``n_events`` events of a named process with Pythia 8 and keep the visible final state."""
+    return EventStream(process, seed, sqrt_s_tev).next(n_events, progress=progress)
+
+
+def _visible_final_state(prt: ak.Array) -> ParticleTable:
+    abs_id = np.abs(prt.id)
+    visible = is_visible(prt.status, prt.id)
+    px, py, pz = prt.p.px[visible], prt.p.py[visible], prt.p.pz[visible]
+    pt = np.hypot(px, py)
+    keep = pt > 1e-3  # beam remnants along the axis never reach the calorimeter
+    counts = ak.to_numpy(ak.sum(keep, axis=1))
+    pt_flat = ak.to_numpy(ak.flatten(pt[keep]))
+    eta = np.arcsinh(ak.to_numpy(ak.flatten(pz[keep])) / pt_flat)
+    phi = np.arctan2(ak.to_numpy(ak.flatten(py[keep])), ak.to_numpy(ak.flatten(px[keep])))
+    ids = ak.to_numpy(ak.flatten(abs_id[visible][keep]))
+    kind = np.full(len(ids), KIND_HAD, dtype=np.int8)
+    kind[(ids == 22) | (ids == 11)] = KIND_EM
+    kind[ids == 13] = KIND_MUON
+    inside = np.abs(eta) < MAX_CALORIMETER_ETA
+    owner = np.repeat(np.arange(len(counts)), counts)
+    eta, phi = eta[inside].astype(np.float32), phi[inside].astype(np.float32)
+    ieta, iphi = tower_index(eta, phi)
+    return ParticleTable.from_columns(
+        np.bincount(owner[inside], minlength=len(counts)),
+        pt=pt_flat[inside].astype(np.float32), eta=eta, phi=phi, kind=kind[inside], ieta=ieta, iphi=iphi,
+    )

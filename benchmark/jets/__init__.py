@@ -1,0 +1,2 @@
+"""Boosted-jet samples for taggers: Pythia generation, truth matching, anti-kT clustering, substructure and
+re-simulation (:mod:`.generation`)."""

@@ -1,0 +1,256 @@
+"""Neural detectors (autoencoders and VAEs in QKeras or float) implementing the :mod:`l1ad.models.base` contract.
+
+Saved model directory (``l1ad-model/2``), read by evaluation, firmware and later stages without our training code:
+
+* ``model.json``         format tag, the validated model config (the architecture), score definition, input quantizer,
+  training history, provenance
+* ``weights.h5``         the Keras weights only (HDF5, one group per layer; readable with h5py without Keras)
+* ``preprocessing.json`` the fitted :class:`~l1ad.models.preprocessing.PtScaler`
+
+Loading rebuilds the architecture with the registered builder named in ``model.json`` and then reads the weights, so no
+code or serialized Python object from the files is ever executed: a tampered file can only fail validation.
+(Keras 2.15's whole-model ``.keras`` format was also tried: loading a QKeras model from it never returns.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from l1ad import __version__
+from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
+from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
+from l1ad.models.autoencoder import latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
+from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
+from l1ad.models.builders import build_network
+from l1ad.models.io import FORMAT, PREPROCESSING, ModelCard, read_card, read_json, write_model_dir
+from l1ad.models.preprocessing import PtScaler, RegionScaler
+
+WEIGHTS = "weights.h5"
+
+
+SCORE_DESCRIPTIONS = {
+    "mse": "masked reconstruction MSE over present objects",
+    "mu2": "sum of squared latent means from the encoder (AXOL1TL)",
+    "kl": "KL divergence of the encoder's Gaussian from the unit Gaussian",
+    "rz": "sum over latent dimensions of mu^2 / sigma^2",
+}
+
+
+class AutoencoderDetector(DetectorBase):
+    """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
+
+    scaler_type = PtScaler
+    input_description = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
+
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
+        super().__init__(model, training, seed)
+        self.scaler: PtScaler | None = None
+        self.keras_model = None
+        self._encoder = None  # the VAE encoder sub-model of keras_model, see trigger_network
+
+    def _check_inputs(self, X: np.ndarray, what: str) -> None:
+        check_particles(X, what)
+
+    # -- scikit-learn style API ---------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
+        """Train on background events ``X`` (early stopping on ``validation`` if given, else on the training loss)."""
+        import tensorflow as tf
+
+        self._check_inputs(X, "training data")
+        tf.keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.scaler = self.scaler_type().fit(X)
+        self.keras_model = build_network(self.model_config, self.seed)
+        self._encoder = None
+        t = self.training_config
+        x = self.network_inputs(X)
+        val = None
+        if validation is not None:
+            self._check_inputs(validation, "validation data")
+            xv = self.network_inputs(validation)
+            val = (xv, xv)
+        model, callbacks, pruned_epochs = self.keras_model, [], 0
+        if t.pruning is not None:
+            model, callbacks, pruned_epochs = _with_pruning(model, t, steps_per_epoch=-(-len(x) // t.batch_size))
+        model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=self.training_loss())
+        callbacks.append(tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss" if val is not None else "loss", patience=t.early_stopping_patience,
+            restore_best_weights=True, start_from_epoch=pruned_epochs))
+        fit = model.fit(x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
+                        callbacks=callbacks, verbose=verbose)
+        self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        if t.pruning is not None:
+            import tensorflow_model_optimization as tfmot
+
+            # Back to the registered architecture (no pruning wrappers), so saving, loading and hls4ml see plain layers.
+            self.keras_model.set_weights(tfmot.sparsity.keras.strip_pruning(model).get_weights())
+            self.history["weight_sparsity"] = [self.weight_sparsity()]
+        return self
+
+    def weight_sparsity(self) -> float:
+        """Fraction of kernel weights that are exactly zero."""
+        kernels = [w for layer in self.keras_model.layers for w in layer.get_weights()[:1] if w.ndim >= 2]
+        return float(sum((k == 0).sum() for k in kernels) / max(sum(k.size for k in kernels), 1))
+
+    def network_inputs(self, X: np.ndarray) -> np.ndarray:
+        """Preprocessed, input-quantized values: exactly what the trigger network (and the firmware) is fed."""
+        self._check_fitted()
+        x = self.scaler.transform(X)
+        return np.asarray(self.keras_model.get_layer("input_quantizer")(x), dtype=np.float32)
+
+    @property
+    def score_name(self) -> str:
+        return MODELS[self.model_config.name].score(self.model_config)
+
+    def trigger_network(self):
+        """The Keras model that runs in the trigger and goes through hls4ml: the whole autoencoder for ``mse``, the
+        encoder alone for the latent scores.
+
+        Raises
+        ------
+        NotConvertibleError
+            For a VAE scored by its reconstruction, which needs the sampling layer.
+        """
+        self._check_fitted()
+        if self.score_name == "mse":
+            if MODELS[self.model_config.name].variational:
+                raise NotConvertibleError(
+                    "a VAE's reconstruction score needs its sampling layer, which hls4ml cannot convert; "
+                    "use score mu2, kl or rz (encoder only)")
+            return self.keras_model
+        if self._encoder is None:  # built once per network, so predict() traces once
+            self._encoder = vae_trigger_model(self.keras_model, self.score_name)
+        return self._encoder
+
+    def _scoring_network(self):
+        """The network whose outputs give the score: the trigger network, or the whole VAE for its mse score."""
+        if self.score_name == "mse":
+            self._check_fitted()
+            return self.keras_model
+        return self.trigger_network()
+
+    @property
+    def decodes_angles(self) -> bool:
+        """Whether reconstructed eta and phi are decoded within the acceptance (tanh) before the MSE."""
+        return MODELS[self.model_config.name].angles(self.model_config) == "tanh"
+
+    def training_loss(self):
+        decode_angles = self.decodes_angles
+
+        def masked_mse(y_true, y_pred):
+            return masked_mse_loss(y_true, y_pred, decode_angles)
+
+        return masked_mse
+
+    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        """Anomaly scores from the trigger network's outputs (Keras or firmware), in float64."""
+        if self.score_name == "mse":
+            return masked_mse_score(inputs, outputs, self.decodes_angles)
+        return latent_score(outputs, self.score_name)
+
+    def _scores(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
+        network = self._scoring_network()
+        scores = np.empty(len(X), dtype=np.float64)
+        for start in range(0, len(X), SCORING_CHUNK):
+            x = self.network_inputs(X[start : start + SCORING_CHUNK])
+            outputs = network.predict(x, batch_size=batch_size, verbose=0)
+            scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
+        return scores
+
+    # -- persistence --------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        self._check_fitted()
+        q = self.model_config.quantization
+        quantizer = ({"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True} if q is not None
+                     else "none (float model)")
+        card = ModelCard(
+            format=FORMAT, family="keras", model=self.model_config, training=self.training_config, seed=self.seed,
+            score=f"{self.score_name}: {self.score_description} (higher = more anomalous)",
+            input={"layout": self.input_description, "quantizer": quantizer}, history=self.history,
+            provenance={"l1ad_version": __version__, **self.provenance},
+        )
+        return write_model_dir(directory, card, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
+
+    @property
+    def score_description(self) -> str:
+        return SCORE_DESCRIPTIONS[self.score_name]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> AutoencoderDetector:
+        directory = Path(directory)
+        card = read_card(directory)
+        detector = cls(card.model, card.training, seed=card.seed)
+        detector.scaler = cls.scaler_type.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
+        detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
+        detector.history = card.history
+        detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
+        return detector
+
+    def _check_fitted(self) -> None:
+        if self.keras_model is None or self.scaler is None:
+            raise L1adError("the detector is not fitted: call fit() or load() first")
+
+
+def _with_pruning(keras_model, training: TrainingConfig, steps_per_epoch: int):
+    """Wrap the prunable layers for magnitude pruning; returns the model to train, its callbacks and the ramp length
+    in epochs."""
+    import tensorflow_model_optimization as tfmot
+
+    ramp_epochs = max(1, round(training.pruning.ramp_fraction * training.epochs))
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=training.pruning.final_sparsity, begin_step=0,
+        end_step=ramp_epochs * steps_per_epoch, frequency=steps_per_epoch)  # masks tighten once per epoch
+    import tensorflow as tf
+
+    def wrap(layer):  # dense and convolution kernels only; other layers (input quantizer, sampling) are copied
+        clone = layer.__class__.from_config(layer.get_config())
+        has_kernel = any("kernel" in w.name for w in layer.weights)
+        return tfmot.sparsity.keras.prune_low_magnitude(clone, pruning_schedule=schedule) if has_kernel else clone
+
+    model = tf.keras.models.clone_model(keras_model, clone_function=wrap)
+    for layer in model.layers:  # start from the same initial weights as the unpruned network
+        inner = getattr(layer, "layer", layer)
+        inner.set_weights(keras_model.get_layer(inner.name).get_weights())
+    return model, [tfmot.sparsity.keras.UpdatePruningStep()], ramp_epochs
+
+
+def _load_weights(keras_model, path: Path):
+    import h5py
+
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such weights file")
+    if not h5py.is_hdf5(path):
+        raise ModelFileError(f"{path}: not an HDF5 weights file")
+    try:
+        keras_model.load_weights(path)
+    except Exception as exc:  # h5py/Keras raise several types; all mean "these weights do not fit this model"
+        raise ModelFileError(f"{path}: weights do not match the model in model.json ({first_line(exc)})") from None
+    return keras_model
+
+
+def _mse(y_true, y_pred):
+    import tensorflow as tf
+
+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+
+class RegionAutoencoderDetector(AutoencoderDetector):
+    """An autoencoder on calorimeter regions (N, 18, 14); score = MSE over the 252 scaled regions."""
+
+    scaler_type = RegionScaler
+    input_description = "calorimeter regions 18 (phi) x 14 (eta), GeV, flattened to 252 and divided by a fitted scale"
+
+    score_description = "reconstruction MSE over the 252 scaled calorimeter regions"
+
+    def training_loss(self):
+        return _mse
+
+    def _check_inputs(self, X: np.ndarray, what: str) -> None:
+        check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what)
+
+    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)

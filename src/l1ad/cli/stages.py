@@ -1,0 +1,42 @@
+"""``l1ad train | evaluate | firmware | leaderboard | run``: one pipeline stage each (``run``: all of them).
+
+A stage run alone reads the earlier stages' outputs from the output directory.
+"""
+
+from __future__ import annotations
+
+from l1ad.cli.common import add_run_arguments, run_context
+
+COMMANDS = {
+    "train": "train the config's model on the dataset's background",
+    "evaluate": "score the test samples; efficiencies at fixed trigger rates, ROC AUC, plots",
+    "firmware": "hls4ml project + bit-accurate C++ model; Keras vs firmware agreement",
+    "leaderboard": "add this run's result to the leaderboard (JSON + Markdown)",
+    "run": "the whole chain: data, train, evaluate, firmware, leaderboard",
+}
+
+
+def add_parsers(sub) -> None:
+    for name, text in COMMANDS.items():
+        stage = sub.add_parser(name, help=text, description=text)
+        add_run_arguments(stage, generates=name == "run")
+        if name in ("leaderboard", "run"):
+            stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
+        stage.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from l1ad.pipeline import stages
+
+    ctx = run_context(args)
+    if args.command == "train":
+        stages.train(ctx, stages.open_dataset(ctx))
+    elif args.command == "evaluate":
+        stages.evaluate(ctx, stages.open_dataset(ctx), stages.open_detector(ctx))
+    elif args.command == "firmware":
+        stages.firmware(ctx, stages.open_detector(ctx), stages.open_evaluation(ctx))
+    elif args.command == "leaderboard":
+        stages.leaderboard(ctx, stages.open_metrics(ctx), stages.open_firmware_report(ctx), args.board)
+    else:
+        stages.run_all(ctx, board_dir=args.board)
+    return 0

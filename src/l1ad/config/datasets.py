@@ -1,0 +1,239 @@
+"""Dataset configuration: what a generated dataset holds (processes, sizes, pile-up, trigger emulation settings).
+
+Standard datasets are named and versioned YAML files in ``src/l1ad/configs/datasets``; ``dataset_definition(name)``
+reads one and ``.resolve(size)`` turns it into the :class:`DatasetConfig` (or :class:`JetsDatasetConfig`) that the
+data stage generates from.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from l1ad.config.base import StrictModel
+from l1ad.config.processes import JET_DOMAINS, PROCESSES
+from l1ad.errors import ConfigError, describe_validation_error
+
+
+class EmulationConfig(StrictModel):
+    """Level-1 trigger-object emulation (approximate CMS Phase-1 values; see the dataset card)."""
+
+    tower_threshold_gev: float = Field(0.5, ge=0)
+    tower_lsb_gev: float = Field(0.5, gt=0)
+    em_stochastic: float = Field(0.2, ge=0, description="EM energy resolution a/sqrt(E)")
+    em_constant: float = Field(0.02, ge=0)
+    had_stochastic: float = Field(1.0, ge=0, description="hadronic energy resolution a/sqrt(E)")
+    had_constant: float = Field(0.05, ge=0)
+    tower_noise_gev: float = Field(0.15, ge=0, description="Gaussian electronics noise per tower, in ET")
+    jet_seed_gev: float = Field(4.0, ge=0)
+    jet_min_pt_gev: float = Field(20.0, ge=0)
+    jet_max_eta: float = Field(4.0, gt=0)
+    egamma_seed_gev: float = Field(2.0, ge=0)
+    egamma_min_pt_gev: float = Field(5.0, ge=0)
+    egamma_max_eta: float = Field(3.0, gt=0)
+    egamma_max_h_over_e: float = Field(0.25, ge=0)
+    egamma_max_rel_iso: float = Field(0.5, ge=0)
+    muon_min_pt_gev: float = Field(3.0, ge=0)
+    muon_max_eta: float = Field(2.4, gt=0)
+    muon_pt_resolution: float = Field(0.15, ge=0)
+    met_max_eta: float = Field(5.0, gt=0)
+
+
+class SampleSizes(StrictModel):
+    train: int = Field(gt=0)
+    validation: int = Field(gt=0)
+    test: int = Field(gt=0)
+
+
+class BlindSizes(StrictModel):
+    """A blind test sample: background and signal events mixed and shuffled; labels are written elsewhere."""
+
+    background: int = Field(0, ge=0)
+    per_signal: int = Field(0, ge=0)
+
+
+class LeptonTrigger(StrictModel):
+    """The ADC2021 pre-selection, applied to every sample after emulation: leading e/gamma or muon above a threshold."""
+
+    min_pt_gev: float = Field(23.0, gt=0, description="leading e/gamma or muon pT must exceed this (GeV)")
+    max_attempts_per_event: int = Field(
+        2000, gt=0, description="give up on a process whose selection efficiency is below 1/max_attempts_per_event"
+    )
+
+
+def _check_process(name: str, what: str) -> None:
+    if name not in PROCESSES or name == "minbias":
+        known = ", ".join(sorted(p for p in PROCESSES if p != "minbias"))
+        raise ValueError(f"unknown {what} process {name!r}; known: {known}")
+
+
+class DatasetConfig(StrictModel):
+    name: str = "zb"
+    version: str = "0.1"
+    size: str = Field("custom", description="the named size this config was resolved from")
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pileup_mu: float = Field(60.0, ge=0)
+    pileup_pool_size: int = Field(4000, gt=0)
+    background: SampleSizes
+    signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
+    background_cocktail: dict[str, float] | None = Field(
+        None, description="hard processes making up the background and their shares; none: zero bias (pile-up only)"
+    )
+    trigger: LeptonTrigger | None = Field(None, description="pre-selection every sample must pass; none: unbiased")
+    blind: BlindSizes = BlindSizes()
+    emulation: EmulationConfig = EmulationConfig()
+    chunk_size: int = Field(100, gt=0, description="events emulated together in one vectorized pass")
+    shard_size: int = Field(
+        5000, gt=0, description="events per generation task; fixed so results do not depend on the number of workers"
+    )
+
+    @field_validator("signals")
+    @classmethod
+    def _known_signals(cls, signals: dict[str, int]) -> dict[str, int]:
+        for name, count in signals.items():
+            _check_process(name, "signal")
+            if count <= 0:
+                raise ValueError(f"signal {name!r} needs a positive number of events, got {count}")
+        return signals
+
+    @field_validator("background_cocktail")
+    @classmethod
+    def _known_cocktail(cls, cocktail: dict[str, float] | None) -> dict[str, float] | None:
+        if cocktail is None:
+            return None
+        if not cocktail:
+            raise ValueError("an empty background cocktail; leave it out for zero bias")
+        for name, share in cocktail.items():
+            _check_process(name, "background")
+            if share <= 0:
+                raise ValueError(f"background share of {name!r} must be positive, got {share}")
+        total = sum(cocktail.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"background shares must add up to 1, they add up to {total:g}")
+        return cocktail
+
+    @model_validator(mode="after")
+    def _trigger_needs_hard_processes(self) -> DatasetConfig:
+        if self.trigger is not None and self.background_cocktail is None:
+            raise ValueError("a trigger pre-selection needs a background_cocktail of hard processes to select from")
+        return self
+
+    @property
+    def zero_bias(self) -> bool:
+        """Background events are unbiased bunch crossings, so accepted fraction x collision rate is a trigger rate."""
+        return self.background_cocktail is None and self.trigger is None
+
+
+class DatasetSize(StrictModel):
+    pileup_pool_size: int = Field(gt=0)
+    background: SampleSizes
+    signal_events: int = Field(gt=0, description="events per signal")
+    blind: BlindSizes = BlindSizes()
+
+
+class DatasetDefinition(StrictModel):
+    """A standard, named dataset shipped in ``src/l1ad/configs/datasets``; ``resolve(size)`` gives its config."""
+
+    name: str
+    version: str
+    description: str
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pileup_mu: float = Field(60.0, ge=0)
+    signals: list[str] = Field(min_length=1)
+    background_cocktail: dict[str, float] | None = None
+    trigger: LeptonTrigger | None = None
+    emulation: EmulationConfig = EmulationConfig()
+    shard_size: int = Field(5000, gt=0, description="events per generation task")
+    sizes: dict[str, DatasetSize]
+
+    def resolve(self, size: str) -> DatasetConfig:
+        if size not in self.sizes:
+            raise ConfigError(f"dataset {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
+        chosen = self.sizes[size]
+        return DatasetConfig(
+            name=self.name, version=self.version, size=size, sqrt_s_tev=self.sqrt_s_tev, pileup_mu=self.pileup_mu,
+            pileup_pool_size=chosen.pileup_pool_size, background=chosen.background,
+            signals={s: chosen.signal_events for s in self.signals}, background_cocktail=self.background_cocktail,
+            trigger=self.trigger, blind=chosen.blind, emulation=self.emulation, shard_size=self.shard_size,
+        )
+
+
+class JetSplitSizes(StrictModel):
+    """Jets per class in each split."""
+
+    train: int = Field(gt=0)
+    validation: int = Field(gt=0)
+    test: int = Field(gt=0)
+
+
+class ResimulationSizes(StrictModel):
+    jets_per_class: int = Field(0, ge=0, description="hard-process events re-hadronised, per class (0: none)")
+    copies: int = Field(4, ge=2)
+
+
+class JetsDatasetConfig(StrictModel):
+    """Boosted jets for taggers (q, g, W, Z, t) in two simulation domains, plus re-simulated copies."""
+
+    name: str = "jets"
+    version: str = "0.1"
+    size: str = "custom"
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pt_min_gev: float = Field(500.0, gt=0)
+    pt_max_gev: float = Field(1000.0, gt=0)
+    n_constituents: int = Field(32, gt=0)
+    domains: list[str] = Field(default_factory=lambda: ["nominal", "alternative"], min_length=1)
+    per_class: JetSplitSizes
+    resimulation: ResimulationSizes = ResimulationSizes()
+    shard_size: int = Field(500, gt=0, description="jets per generation task")
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, domains: list[str]) -> list[str]:
+        unknown = [d for d in domains if d not in JET_DOMAINS]
+        if unknown:
+            raise ValueError(f"unknown domain {unknown[0]!r}; known: {', '.join(JET_DOMAINS)}")
+        return domains
+
+
+class JetsDatasetSize(StrictModel):
+    per_class: JetSplitSizes
+    resimulation: ResimulationSizes = ResimulationSizes()
+
+
+class JetsDatasetDefinition(StrictModel):
+    kind: Literal["jets"]
+    name: str
+    version: str
+    description: str
+    sqrt_s_tev: float = Field(13.6, gt=0)
+    pt_min_gev: float = Field(500.0, gt=0)
+    pt_max_gev: float = Field(1000.0, gt=0)
+    n_constituents: int = Field(32, gt=0)
+    domains: list[str] = Field(default_factory=lambda: ["nominal", "alternative"])
+    sizes: dict[str, JetsDatasetSize]
+
+    def resolve(self, size: str) -> JetsDatasetConfig:
+        if size not in self.sizes:
+            raise ConfigError(f"dataset {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
+        fields = self.model_dump(exclude={"kind", "description", "sizes"})
+        return JetsDatasetConfig(**fields, size=size, **self.sizes[size].model_dump())
+
+
+def shipped_datasets() -> list[str]:
+    folder = resources.files("l1ad.configs").joinpath("datasets")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def dataset_definition(name: str) -> DatasetDefinition | JetsDatasetDefinition:
+    """A shipped standard dataset: trigger objects (``DatasetDefinition``) or boosted jets (``kind: jets``)."""
+    if name not in shipped_datasets():
+        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(shipped_datasets())}")
+    raw = yaml.safe_load(resources.files("l1ad.configs").joinpath("datasets", f"{name}.yaml").read_text())
+    model = JetsDatasetDefinition if raw.get("kind") == "jets" else DatasetDefinition
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"dataset definition {name!r}: {describe_validation_error(exc)}") from None

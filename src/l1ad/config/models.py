@@ -1,0 +1,62 @@
+"""The model catalogue: every model name a config may use, its family, what it reads, and the ``params`` it accepts.
+
+This is the declarative half of a model (what a config can say about it); the builders that make the networks and
+estimators live in :mod:`l1ad.models.registry`, keyed by the same names (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    family: Literal["keras", "sklearn"]  # which detector class trains and saves it
+    params: dict = field(default_factory=dict)  # accepted params and their defaults
+    choices: dict = field(default_factory=dict)  # params restricted to a set of values
+    inputs: Literal["particles", "regions"] = "particles"  # trigger objects (N, 19, 4) or calorimeter regions (N, 18, 14)
+    variational: bool = False  # a VAE: its reconstruction needs the sampling layer, which hls4ml cannot convert
+
+    def param(self, cfg, key: str):
+        """The value of ``key`` in a model config's params, or this model's default."""
+        return cfg.params.get(key, self.params[key])
+
+    def score(self, cfg) -> str:
+        """The anomaly score this model computes (see :mod:`l1ad.models.autoencoder`)."""
+        return str(self.param(cfg, "score")) if "score" in self.params else "mse"
+
+    def angles(self, cfg) -> str | None:
+        """How a reconstruction's eta and phi are decoded ("tanh" or "linear"); None for models that reconstruct no
+        trigger objects."""
+        return str(self.param(cfg, "angles")) if "angles" in self.params else None
+
+
+# Reconstruction of the trigger objects: eta and phi decoded within the acceptance (tanh, as published) or linear.
+_ANGLES = {"angles": "tanh"}
+_ANGLE_CHOICES = {"angles": ("tanh", "linear")}
+_LATENT_SCORES = {"score": ("mu2", "kl", "rz", "mse")}
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("dense_ae", "QKeras dense autoencoder on 57 trigger-object inputs (AXOL1TL-sized encoder), masked-MSE score",
+                  "keras", {**_ANGLES}, {**_ANGLE_CHOICES}),
+        ModelSpec("dense_vae", "QKeras dense VAE (AXOL1TL-style); score mu2 = sum of latent means squared from the encoder "
+                  "alone (as in the AXOL1TL trigger), or kl, rz, or the reconstruction mse", "keras",
+                  {"beta": 0.5, "score": "mu2", **_ANGLES}, {**_LATENT_SCORES, **_ANGLE_CHOICES}, variational=True),
+        ModelSpec("cnn_ae", "QKeras convolutional autoencoder on the 19 x 3 object image, masked-MSE score", "keras",
+                  {**_ANGLES}, {**_ANGLE_CHOICES}),
+        ModelSpec("cnn_vae", "QKeras convolutional VAE on the 19 x 3 object image; score mu2 (encoder only), kl, rz or mse",
+                  "keras", {"beta": 0.5, "score": "mu2", **_ANGLES}, {**_LATENT_SCORES, **_ANGLE_CHOICES},
+                  variational=True),
+        ModelSpec("cicada_teacher", "CICADA-style convolutional teacher autoencoder on the 18 x 14 calorimeter regions, "
+                  "MSE score (usually float: quantization null, latent_dim 80)", "keras", inputs="regions"),
+        ModelSpec("isolation_forest", "scikit-learn IsolationForest on the 57 preprocessed inputs", "sklearn",
+                  {"n_estimators": 200, "max_samples": 4096}),
+        ModelSpec("gmm", "scikit-learn Gaussian mixture (full covariance) on the 57 preprocessed inputs; score = -log L",
+                  "sklearn", {"n_components": 8, "reg_covar": 1e-3}),
+    )
+}

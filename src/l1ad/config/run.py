@@ -1,0 +1,222 @@
+"""Run configuration: one YAML file validated into typed objects.
+
+A run config names the dataset, the model, its training, the evaluation working points, the firmware settings and where
+the leaderboard lives. Shipped configs sit in ``src/l1ad/configs`` and are addressed by name (``default``, ``tiny``); any other
+value is read as a path. Every validation problem becomes one line naming the file and the offending key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from l1ad.config.base import StrictModel
+from l1ad.config.datasets import DatasetConfig, JetsDatasetDefinition, dataset_definition
+from l1ad.config.models import MODELS
+from l1ad.errors import ConfigError, describe_validation_error, one_line
+
+
+class QuantizationConfig(StrictModel):
+    weight_bits: int = Field(8, ge=2, le=32)
+    weight_integer_bits: int = Field(0, ge=0)
+    activation_bits: int = Field(10, ge=2, le=32)
+    activation_integer_bits: int = Field(5, ge=0)
+    input_bits: int = Field(16, ge=2, le=32)
+    input_integer_bits: int = Field(7, ge=0)
+
+
+class ModelConfig(StrictModel):
+    name: str = "dense_ae"
+    label: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.-]+$", description="names this variant's outputs and table rows; default: name"
+    )
+    encoder_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
+    latent_dim: int = Field(3, gt=0)
+    quantization: QuantizationConfig | None = Field(
+        QuantizationConfig(), description="QKeras fixed-point settings; null: the same network in float"
+    )
+    params: dict[str, float | int | str] = Field(default_factory=dict, description="family-specific settings")
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+        return name
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ModelConfig:
+        unknown = sorted(set(self.params) - set(MODELS[self.name].params))
+        if unknown:
+            accepted = ", ".join(MODELS[self.name].params) or "none"
+            raise ValueError(f"model {self.name!r} has no parameter {unknown[0]!r} (accepted: {accepted})")
+        for key, allowed in MODELS[self.name].choices.items():
+            if key in self.params and self.params[key] not in allowed:
+                raise ValueError(f"model {self.name!r}: {key} must be one of {', '.join(allowed)}, got {self.params[key]!r}")
+        return self
+
+    @property
+    def run_label(self) -> str:
+        return self.label or self.name
+
+
+def _default_bench() -> list[ModelConfig]:
+    return [
+        ModelConfig(name="dense_ae"),
+        ModelConfig(name="dense_ae", label="dense_ae_float", quantization=None),
+        ModelConfig(name="dense_ae", label="dense_ae_linear", params={"angles": "linear"}),
+        ModelConfig(name="dense_vae"),
+        ModelConfig(name="dense_vae", label="dense_vae_float", quantization=None),
+        ModelConfig(name="cnn_ae"),
+        ModelConfig(name="cnn_vae"),
+        ModelConfig(name="cicada_teacher", latent_dim=80, quantization=None),
+        ModelConfig(name="isolation_forest"),
+        ModelConfig(name="gmm"),
+    ]
+
+
+class PruningConfig(StrictModel):
+    """Magnitude pruning with tensorflow-model-optimization: sparsity ramps from 0 to ``final_sparsity`` over the
+    first ``ramp_fraction`` of the epochs, then the masks stay fixed (early stopping only looks after the ramp)."""
+
+    final_sparsity: float = Field(0.5, gt=0, lt=1)
+    ramp_fraction: float = Field(0.5, gt=0, le=1)
+
+
+class TrainingConfig(StrictModel):
+    epochs: int = Field(30, gt=0)
+    batch_size: int = Field(512, gt=0)
+    learning_rate: float = Field(3e-3, gt=0)
+    early_stopping_patience: int = Field(5, ge=1)
+    pruning: PruningConfig | None = Field(None, description="prune weights while training (Keras models); null: dense")
+
+
+class EvaluationConfig(StrictModel):
+    rates_khz: list[float] = Field(default_factory=lambda: [1.0, 3.0, 10.0], min_length=1)
+    leaderboard_rate_khz: float = Field(10.0, gt=0)
+    fprs: list[float] = Field(
+        default_factory=lambda: [1e-3, 1e-2], min_length=1,
+        description="working points as false-positive rates, used on pre-selected (not zero-bias) datasets",
+    )
+    leaderboard_fpr: float = Field(
+        1e-2, gt=0, lt=1, description="headline working point on pre-selected datasets (measurable on default sizes)"
+    )
+    collision_rate_mhz: float = Field(28.61, gt=0, description="effective filled-bunch crossing rate")
+    confidence_level: float = Field(0.6827, gt=0, lt=1)
+    bootstrap_samples: int = Field(200, ge=0)
+    min_background_accepted: int = Field(
+        10, ge=1, description="background events above threshold needed to call a working point measurable"
+    )
+
+    @field_validator("rates_khz")
+    @classmethod
+    def _positive_rates(cls, rates: list[float]) -> list[float]:
+        if any(r <= 0 for r in rates):
+            raise ValueError("trigger rates must be positive (kHz)")
+        return rates
+
+    @field_validator("fprs")
+    @classmethod
+    def _fractions(cls, fprs: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in fprs):
+            raise ValueError("false-positive rates must lie between 0 and 1")
+        return fprs
+
+
+class FirmwareConfig(StrictModel):
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    part: str = "xcvu9p-flga2104-2L-e"
+    clock_period_ns: float = Field(2.5, gt=0)
+    default_precision: str = Field("ap_fixed<24,12>", description="for layers whose precision hls4ml cannot infer")
+    reuse_factor: int = Field(1, ge=1)
+    layer_precision: dict[str, str] = Field(
+        default_factory=dict, description="layer name -> ap_fixed type for its accumulator and result (overrides 'auto')"
+    )
+
+
+class LeaderboardConfig(StrictModel):
+    directory: str | None = Field("leaderboards", description="relative to the working directory; null: <output_dir>/leaderboards")
+    submitter: str = "l1ad-bench baseline"
+
+
+class RunConfig(StrictModel):
+    name: str
+    seed: int = Field(42, ge=0, lt=2**31)
+    output_dir: str
+    dataset: DatasetConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    firmware: FirmwareConfig = FirmwareConfig()
+    leaderboard: LeaderboardConfig = LeaderboardConfig()
+    bench: list[ModelConfig] = Field(
+        default_factory=_default_bench, min_length=1, description="the baselines 'l1ad bench' trains and compares"
+    )
+
+    @field_validator("bench")
+    @classmethod
+    def _unique_labels(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        labels = [m.run_label for m in models]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"bench models need distinct labels; repeated: {', '.join(repeated)}")
+        return models
+
+    def digest(self) -> str:
+        """A short hash of the whole config, recorded in every output for provenance."""
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("l1ad.configs").iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(
+    name_or_path: str | Path, *, output_dir: str | None = None, dataset: str | None = None, size: str | None = None
+) -> RunConfig:
+    """Read a shipped config by name or a YAML file by path and validate it.
+
+    ``output_dir`` overrides the config's output directory (the CLI's ``--output``); ``dataset`` and ``size`` replace the
+    config's dataset by a shipped standard dataset (``--dataset``, ``--size``). A config's dataset may itself be given
+    as just ``{name: zb, size: default}``, a reference to a standard dataset.
+    """
+    text, source = _read_config_text(str(name_or_path))
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {source}: not valid YAML ({one_line(str(exc))})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {source}: expected a mapping of settings at the top level")
+    if output_dir is not None:
+        raw["output_dir"] = output_dir
+    ref = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+    if dataset is not None or size is not None or (ref and set(ref) <= {"name", "size"}):
+        name = dataset or ref.get("name", "zb")
+        definition = dataset_definition(name)
+        if isinstance(definition, JetsDatasetDefinition):
+            raise ConfigError(f"dataset {name!r} holds boosted jets for taggers, not trigger objects for a run; "
+                            f"generate it with 'l1ad data generate --dataset {name}'")
+        raw["dataset"] = definition.resolve(size or ref.get("size", "default")).model_dump()
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"config {source}: {describe_validation_error(exc)}") from None
+
+
+def _read_config_text(name_or_path: str) -> tuple[str, str]:
+    if name_or_path in shipped_configs():
+        return resources.files("l1ad.configs").joinpath(f"{name_or_path}.yaml").read_text(), f"'{name_or_path}' (shipped)"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config {name_or_path!r}: no such file, and not a shipped config ({', '.join(shipped_configs())})"
+        )
+    return path.read_text(), str(path)

@@ -1,0 +1,273 @@
+"""The pipeline stages as functions: data -> train -> evaluate -> firmware -> leaderboard.
+
+Each stage takes the :class:`~l1ad.pipeline.context.RunContext` and the typed result of the stage before it, writes
+its own files, logs one MLflow run, and returns its typed result. A command run alone gets those inputs from disk
+with the ``open_*`` functions, which read exactly what the earlier stage wrote (validated) and nothing else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from l1ad import __version__
+from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
+from l1ad.benchmark.evaluation.report import (
+    BACKGROUND_TEST,
+    NETWORK_INPUTS,
+    Evaluation,
+    MetricsReport,
+    evaluate_scores,
+    read_evaluation,
+    read_metrics,
+    write_evaluation,
+)
+from l1ad.config import JetsDatasetConfig
+from l1ad.errors import MissingStageOutput, NotConvertibleError, StageOutputError
+from l1ad.files import write_json_model
+from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
+from l1ad.leaderboards.board import Entry, EntryProvenance, entry_from_reports, submit
+from l1ad.models.base import Detector
+from l1ad.models.registry import load_detector, new_detector
+from l1ad.pipeline.context import RunContext
+from l1ad.pipeline.tracking import flatten_params, metric_key
+
+
+# -- data ---------------------------------------------------------------------------------------------------------
+def generate_data(ctx: RunContext, *, force: bool = False) -> Dataset:
+    """Generate the config's dataset into ``<output>/dataset`` (or reuse it if it is already there, same digest).
+
+    Raises
+    ------
+    L1adError
+        If the directory holds another dataset (unless ``force``) or generation fails.
+    """
+    import mlflow
+
+    from l1ad.benchmark.datasets.build import build_dataset
+
+    started = time.time()
+    with ctx.stage_run("data"):
+        dataset = build_dataset(ctx.cfg.dataset, ctx.cfg.seed, ctx.paths.dataset, force=force, execution=ctx.execution)
+        _log_dataset(ctx, dataset, ctx.cfg.dataset.model_dump(), "n_events")
+        mlflow.log_artifacts(str(ctx.paths.dataset / "card"), artifact_path="card")
+    ctx.log(f"dataset {dataset.name} v{dataset.version} ({dataset.digest}) in {ctx.paths.dataset} "
+            f"[{time.time() - started:.0f} s]")
+    return dataset
+
+
+def generate_jets(ctx: RunContext, cfg: JetsDatasetConfig, *, force: bool = False) -> Dataset:
+    """Generate a boosted-jets standard dataset (for taggers) into ``<output>/<dataset name>``."""
+    from l1ad.benchmark.datasets.jets import build_jets_dataset
+
+    directory = ctx.paths.root / cfg.name
+    started = time.time()
+    with ctx.stage_run("data-jets"):
+        dataset = build_jets_dataset(cfg, ctx.cfg.seed, directory, force=force, execution=ctx.execution)
+        _log_dataset(ctx, dataset, cfg.model_dump(), "n_jets")
+    ctx.log(f"dataset {dataset.name} v{dataset.version} ({dataset.digest}) in {directory} "
+            f"[{time.time() - started:.0f} s]")
+    return dataset
+
+
+def _log_dataset(ctx: RunContext, dataset: Dataset, config: dict, count: str) -> None:
+    import mlflow
+
+    mlflow.log_params(flatten_params({"dataset": config, "seed": ctx.cfg.seed}))
+    mlflow.log_metrics({f"{count}.{k}": v.n_events for k, v in dataset.manifest.samples.items()})
+    mlflow.log_metric("generation_seconds", dataset.manifest.generation_seconds)
+    mlflow.log_artifact(str(dataset.directory / "dataset.json"))
+    mlflow.log_artifact(str(dataset.directory / "CARD.md"))
+
+
+def open_dataset(ctx: RunContext) -> Dataset:
+    """The run's dataset as the data stage wrote it."""
+    dataset = load_dataset(ctx.paths.dataset)
+    if not isinstance(dataset, Dataset) or dataset.manifest.kind != "events":
+        raise StageOutputError(f"{ctx.paths.dataset}: not a trigger-object dataset; run 'l1ad data generate' first")
+    return dataset
+
+
+# -- train --------------------------------------------------------------------------------------------------------
+def train(ctx: RunContext, dataset: Dataset) -> Detector:
+    """Fit the config's model on the dataset's training background (early stopping on the validation background)
+    and save it into ``<output>/models/<label>``."""
+    import mlflow
+
+    cfg = ctx.cfg
+    detector = new_detector(cfg.model, cfg.training, seed=cfg.seed)
+    started = time.time()
+    with ctx.stage_run("train") as run:
+        mlflow.log_params(flatten_params({"model": cfg.model.model_dump(), "training": cfg.training.model_dump(),
+                                          "seed": cfg.seed, "dataset.digest": dataset.digest}))
+        detector.fit(detector.inputs_of(dataset.background("train")),
+                     detector.inputs_of(dataset.background("validation")))
+        detector.provenance = {"dataset": dataset.name, "dataset_version": dataset.version,
+                               "dataset_digest": dataset.digest, "config_digest": cfg.digest(),
+                               "mlflow_run_id": run.info.run_id}
+        _log_history(detector.history)
+        detector.save(ctx.paths.model)
+        mlflow.log_artifacts(str(ctx.paths.model), artifact_path="model")
+    history = detector.history
+    summary = (f"{len(history['loss'])} epochs, best validation loss {min(history['val_loss']):.4f}"
+               if "val_loss" in history else "fitted")
+    ctx.log(f"trained {cfg.model.run_label}: {summary} -> {ctx.paths.model} [{time.time() - started:.0f} s]")
+    return detector
+
+
+def _log_history(history: dict[str, list[float]]) -> None:
+    """Per-epoch series as MLflow steps; values recorded once (e.g. the final weight sparsity) as plain metrics."""
+    import mlflow
+
+    epochs = max((len(v) for v in history.values()), default=0)
+    for key, values in history.items():
+        if len(values) == epochs and epochs > 1:
+            for epoch, value in enumerate(values):
+                mlflow.log_metric(key, value, step=epoch)
+        else:
+            mlflow.log_metric(key, values[-1])
+
+
+def open_detector(ctx: RunContext) -> Detector:
+    """The run's trained model as the train stage saved it."""
+    return load_detector(ctx.paths.model)
+
+
+# -- evaluate -----------------------------------------------------------------------------------------------------
+def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluation:
+    """Score the test samples, compute efficiencies at every working point and write ``<output>/evaluation/<label>``.
+
+    For a detector with a trigger network, the network inputs of every test event are kept too: the firmware stage
+    emulates the firmware on exactly those values.
+    """
+    import mlflow
+
+    cfg = ctx.cfg
+    samples = [BACKGROUND_TEST, *dataset.signal_names]
+    with ctx.stage_run("evaluate"):
+        events = {name: detector.inputs_of(dataset.sample(name)) for name in samples}
+        scores = {name: detector.score_samples(x) for name, x in events.items()}
+        try:
+            detector.trigger_network()
+            network_inputs = {name: detector.network_inputs(x) for name, x in events.items()}
+        except NotConvertibleError:
+            network_inputs = None
+        report = evaluate_scores(scores, dataset.signal_names, cfg.evaluation, model=cfg.model.run_label,
+                                 dataset=dataset.ref, seed=cfg.seed)
+        evaluation = Evaluation(report=report, scores=scores, network_inputs=network_inputs)
+        write_evaluation(ctx.paths.evaluation, evaluation, cfg.evaluation, dataset.signal_names)
+        mlflow.log_params(flatten_params({"evaluation": cfg.evaluation.model_dump(), "dataset.digest": dataset.digest}))
+        for row in report.rows:
+            key = metric_key(row.signal, row.working_point)
+            mlflow.log_metrics({f"eff.{key}": row.efficiency, f"eff_lo.{key}": row.efficiency_lo,
+                                f"eff_hi.{key}": row.efficiency_hi, f"auc.{row.signal}": row.roc_auc})
+        mlflow.log_artifacts(str(ctx.paths.evaluation), artifact_path="evaluation")
+    for row in report.at(report.headline):
+        ctx.log(f"  {row.signal:>10}: efficiency {row.efficiency:.3f} [{row.efficiency_lo:.3f}, {row.efficiency_hi:.3f}] "
+                f"at {row.label}, AUC {row.roc_auc:.3f}{'' if row.measurable else ' (' + row.note + ')'}")
+    ctx.log(f"evaluation -> {ctx.paths.evaluation}")
+    return evaluation
+
+
+def open_evaluation(ctx: RunContext) -> Evaluation:
+    """The run's evaluation (report, scores, network inputs) as the evaluate stage wrote it."""
+    return read_evaluation(ctx.paths.evaluation)
+
+
+def open_metrics(ctx: RunContext) -> MetricsReport:
+    """The run's metrics report alone."""
+    return read_metrics(ctx.paths.evaluation)
+
+
+# -- firmware -----------------------------------------------------------------------------------------------------
+def firmware(ctx: RunContext, detector: Detector, evaluation: Evaluation) -> FirmwareReport:
+    """hls4ml project and bit-accurate C++ emulation of the detector's trigger network on the evaluation's network
+    inputs; the agreement with Keras goes to ``<output>/firmware/<label>/firmware.json``."""
+    import mlflow
+
+    from l1ad.firmware.hls import check_agreement, not_convertible_report
+
+    cfg = ctx.cfg
+    directory = ctx.paths.firmware
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        detector.trigger_network()
+    except NotConvertibleError as reason:
+        report = not_convertible_report(cfg.model.run_label, reason)
+        write_json_model(directory / FIRMWARE_REPORT, report)
+        ctx.log(f"firmware: {report.source}")
+        return report
+    if evaluation.network_inputs is None:
+        raise MissingStageOutput(ctx.paths.evaluation / NETWORK_INPUTS, "network inputs", "l1ad evaluate")
+    started = time.time()
+    with ctx.stage_run("firmware"):
+        report = check_agreement(detector, evaluation.network_inputs, evaluation.scores, evaluation.report.thresholds(),
+                                 cfg.firmware, directory / "hls4ml_prj", model=cfg.model.run_label)
+        write_json_model(directory / FIRMWARE_REPORT, report)
+        mlflow.log_params(flatten_params({"firmware": cfg.firmware.model_dump()}))
+        for a in report.agreement:
+            for wp, fraction in a.decision_mismatch.items():
+                mlflow.log_metric(f"decision_mismatch.{metric_key(a.sample, wp)}", fraction)
+            mlflow.log_metric(f"max_abs_score_difference.{a.sample}", a.max_abs_score_difference)
+        mlflow.log_artifact(str(directory / FIRMWARE_REPORT))
+    mismatched, total = report.decision_mismatch(evaluation.report.headline)
+    label = evaluation.report.at(evaluation.report.headline)[0].label
+    ctx.log(f"firmware: {mismatched} of {total} test events change their trigger decision at {label} "
+            f"(Keras vs hls4ml C++ emulation) -> {directory} [{time.time() - started:.0f} s]")
+    return report
+
+
+def open_firmware_report(ctx: RunContext) -> FirmwareReport | None:
+    """The run's firmware report, or None if the firmware stage has not run."""
+    if not (ctx.paths.firmware / FIRMWARE_REPORT).is_file():
+        return None
+    return read_firmware_report(ctx.paths.firmware)
+
+
+# -- leaderboard --------------------------------------------------------------------------------------------------
+def leaderboard(ctx: RunContext, metrics: MetricsReport, firmware_report: FirmwareReport | None,
+                board_dir: str | Path | None = None) -> list[Entry]:
+    """Add the model's entry at its headline trigger rate to the leaderboard (``board.json`` + ``LEADERBOARD.md``).
+
+    A pre-selected (not zero-bias) dataset has no trigger rate to rank at, so its results are not entered.
+    """
+    import mlflow
+
+    cfg = ctx.cfg
+    if not metrics.dataset.zero_bias:
+        ctx.log(f"leaderboard: skipped; it ranks at a trigger rate, which needs a zero-bias dataset, and "
+                f"{metrics.dataset.name!r} is pre-selected (its metrics have FPR working points)")
+        return []
+    head = metrics.at(metrics.headline)[0]
+    provenance = EntryProvenance(
+        l1ad_version=__version__, git_commit=_git_commit(), config=cfg.name, config_digest=cfg.digest(), seed=cfg.seed,
+        n_background_test=head.n_background, efficiency_source=metrics.source,
+        date=datetime.now(UTC).date().isoformat(),
+    )
+    entry = entry_from_reports(metrics, firmware_report, submitter=cfg.leaderboard.submitter, provenance=provenance)
+    directory = Path(board_dir or cfg.leaderboard.directory or ctx.paths.root / "leaderboards")
+    with ctx.stage_run("leaderboard"):
+        entries = submit(directory, entry)
+        mlflow.log_metrics({"entries": len(entries), "mean_efficiency": entry.mean_efficiency})
+        mlflow.log_artifacts(str(directory), artifact_path="leaderboard")
+    ctx.log(f"leaderboard: {len(entries)} {'entry' if len(entries) == 1 else 'entries'} -> {directory}")
+    return entries
+
+
+def run_all(ctx: RunContext, board_dir: str | Path | None = None) -> list[Entry]:
+    """Every stage in order, each handing its result to the next."""
+    dataset = generate_data(ctx)
+    detector = train(ctx, dataset)
+    evaluation = evaluate(ctx, dataset, detector)
+    report = firmware(ctx, detector, evaluation)
+    return leaderboard(ctx, evaluation.report, report, board_dir)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
