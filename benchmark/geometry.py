@@ -1,4 +1,4 @@
-"""Calorimeter trigger-tower geometry (CMS-like, approximate; see anchors section 9).
+"""Calorimeter trigger-tower geometry (CMS-like, approximate: the CMS Phase-1 Level-1 calorimeter trigger towers).
 
 72 towers in phi; in |eta| 20 towers of 0.087 up to 1.74, 8 wider endcap towers up to 3.0 and 12 forward towers up to
 5.0 on each side: 80 eta rings. The grid is mirror-symmetric in eta, so ring ``i`` mirrors to ``N_ETA - 1 - i``.

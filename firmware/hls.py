@@ -60,12 +60,12 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
 
     q = detector.model_config.quantization
     keras_model = detector.trigger_network()
-    config = hls_config(keras_model, cfg, *((q.input_bits, q.input_integer_bits) if q is not None else (None, None)))
-    if project_dir.exists():
-        shutil.rmtree(project_dir)
     with warnings.catch_warnings():
         # QKeras quantizers passed through keras.constraints.serialize() warn on every layer; harmless here.
         warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
+        config = hls_config(keras_model, cfg, *((q.input_bits, q.input_integer_bits) if q is not None else (None, None)))
+        if project_dir.exists():
+            shutil.rmtree(project_dir)
         try:
             hls_model = hls4ml.converters.convert_from_keras_model(
                 keras_model,

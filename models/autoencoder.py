@@ -1,7 +1,8 @@
 """Dense autoencoder and variational autoencoder on the 57 trigger-object inputs, in QKeras or float, and their scores.
 
-Architectures (anchors section 2-3): input quantizer -> dense encoder (AXOL1TL-sized, 57 -> 32 -> 16) -> latent ->
-mirrored decoder -> 57 linear outputs. With a quantization config every layer is a QKeras layer and the inputs pass a
+Architectures (after Govorkova et al., Nat. Mach. Intell. 4 (2022) 154, arXiv:2108.03986, and the CMS AXOL1TL
+trigger): input quantizer -> dense encoder (AXOL1TL-sized, 57 -> 32 -> 16) -> latent -> mirrored decoder -> 57 linear
+outputs. With a quantization config every layer is a QKeras layer and the inputs pass a
 ``quantized_bits`` activation first, so Keras sees exactly the fixed-point values the firmware receives; with
 ``quantization: null`` the same network is built from plain float Keras layers (the "input_quantizer" is then the
 identity).
@@ -10,7 +11,7 @@ Scores (higher = more anomalous):
 
 * ``mse``: reconstruction MSE over the objects that are present (padded slots excluded) -- the AE's score. The
   decoder's 57 linear outputs are decoded within the acceptance before the MSE, as in the published L1 decoders:
-  pT as it is, eta = acceptance x tanh(output) (e/gamma, muons and jets each at the emulated acceptance; MET's eta
+  pT as it is, eta = acceptance x tanh(output) (e/gamma, muons and jets each at the acceptance of the dataset's emulation; MET's eta
   is always 0), phi = pi x tanh(output). The decoding is part of the score, not of the network, so the network that
   goes through hls4ml stays plain layers and Keras and firmware outputs are scored by the same function
   (``params: {angles: linear}`` compares with undecoded linear outputs);
@@ -26,36 +27,34 @@ import functools
 import numpy as np
 
 from l1ad.benchmark.trigger.layout import N_EGAMMA, N_JETS, N_MUONS, N_OBJECTS
-from l1ad.config import EmulationConfig, ModelConfig
+from l1ad.config import EmulationConfig, EtaAcceptance, ModelConfig
 
 N_FEATURES = 3  # pT, eta, phi per object
 N_INPUTS = N_OBJECTS * N_FEATURES
 
 
-def _angle_scales() -> np.ndarray:
+def angle_scales(acceptance: EtaAcceptance) -> np.ndarray:
     """Per input value: 0 for pT (not decoded), the slot's |eta| acceptance for eta, pi for phi."""
-    acceptance = EmulationConfig()
-    eta = [0.0] + [acceptance.egamma_max_eta] * N_EGAMMA + [acceptance.muon_max_eta] * N_MUONS + \
-        [acceptance.jet_max_eta] * N_JETS
+    eta = [0.0] + [acceptance.egamma] * N_EGAMMA + [acceptance.muon] * N_MUONS + [acceptance.jet] * N_JETS
     return np.stack((np.zeros(N_OBJECTS), eta, np.full(N_OBJECTS, np.pi)), axis=1).reshape(N_INPUTS)
 
 
-ANGLE_SCALES = _angle_scales()
+DEFAULT_ANGLE_SCALES = angle_scales(EmulationConfig().eta_acceptance)
 IS_ANGLE = np.arange(N_INPUTS) % N_FEATURES != 0
 
 
-def decode_outputs(outputs: np.ndarray) -> np.ndarray:
-    """Decoder outputs (N, 57) -> reconstructed inputs (float64): pT as it is, eta and phi within the acceptance."""
+def decode_outputs(outputs: np.ndarray, scales: np.ndarray = DEFAULT_ANGLE_SCALES) -> np.ndarray:
+    """Decoder outputs (N, 57) -> reconstructed inputs (float64): pT as it is, eta and phi within the acceptance
+    given by ``scales`` (see :func:`angle_scales`)."""
     out = np.asarray(outputs, dtype=np.float64)
-    return np.where(IS_ANGLE, ANGLE_SCALES * np.tanh(out), out)
+    return np.where(IS_ANGLE, scales * np.tanh(out), out)
 
 
-def decode_outputs_tf(outputs):
+def decode_outputs_tf(outputs, scales: np.ndarray = DEFAULT_ANGLE_SCALES):
     """:func:`decode_outputs` in TensorFlow, for the training loss."""
     import tensorflow as tf
 
-    scales = tf.constant(ANGLE_SCALES, dtype=outputs.dtype)
-    return tf.where(tf.constant(IS_ANGLE), scales * tf.tanh(outputs), outputs)
+    return tf.where(tf.constant(IS_ANGLE), tf.constant(scales, dtype=outputs.dtype) * tf.tanh(outputs), outputs)
 
 
 class _Layers:
@@ -194,19 +193,20 @@ def present_mask(inputs):
     return tf.reshape(tf.repeat(present, N_FEATURES, axis=-1), (-1, N_INPUTS))
 
 
-def masked_mse_loss(y_true, y_pred, decode_angles: bool = True):
+def masked_mse_loss(y_true, y_pred, scales: np.ndarray | None = DEFAULT_ANGLE_SCALES):
     """Training loss: mean squared error of the (decoded) reconstruction over present objects only."""
     import tensorflow as tf
 
     mask = present_mask(y_true)
-    squared = tf.square(y_true - (decode_outputs_tf(y_pred) if decode_angles else y_pred))
+    squared = tf.square(y_true - (decode_outputs_tf(y_pred, scales) if scales is not None else y_pred))
     return tf.reduce_sum(mask * squared, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
 
 
-def masked_mse_score(inputs: np.ndarray, outputs: np.ndarray, decode_angles: bool = True) -> np.ndarray:
+def masked_mse_score(inputs: np.ndarray, outputs: np.ndarray,
+                     scales: np.ndarray | None = DEFAULT_ANGLE_SCALES) -> np.ndarray:
     """Anomaly score per event (numpy) from the decoder's outputs: the same masked MSE as the loss, in float64."""
     objects = inputs.reshape(len(inputs), N_OBJECTS, N_FEATURES)
     mask = np.repeat(np.any(objects != 0, axis=-1), N_FEATURES, axis=-1).reshape(len(inputs), N_INPUTS)
-    reconstruction = decode_outputs(outputs) if decode_angles else np.asarray(outputs, dtype=np.float64)
+    reconstruction = decode_outputs(outputs, scales) if scales is not None else np.asarray(outputs, dtype=np.float64)
     squared = np.square(inputs.astype(np.float64) - reconstruction)
     return (mask * squared).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)

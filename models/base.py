@@ -26,7 +26,7 @@ import numpy as np
 from l1ad.benchmark.datasets.samples import Sample
 from l1ad.benchmark.evaluation.metrics import DEFAULT_COLLISION_RATE_MHZ, threshold_for_fpr
 from l1ad.benchmark.trigger.layout import N_OBJECTS
-from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.config import MODELS, EmulationConfig, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.errors import ConfigError, DataFileError, DivergedModelError, L1adError
 
 SCORING_CHUNK = 65536  # events per scoring pass: bounded memory for any sample size
@@ -39,6 +39,7 @@ class Detector(Protocol):
     model_config: ModelConfig
     training_config: TrainingConfig
     seed: int
+    acceptance: EtaAcceptance
     history: dict[str, list[float]]
     provenance: dict
 
@@ -74,10 +75,13 @@ class DetectorBase:
 
     threshold_: float | None = None
 
-    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None):
         self.model_config = model
         self.training_config = training or TrainingConfig()
         self.seed = seed
+        # The trigger objects' |eta| acceptances of the training dataset's emulation (reconstructions decode to them)
+        self.acceptance = acceptance or EmulationConfig().eta_acceptance
         self.history: dict[str, list[float]] = {}
         self.provenance: dict = {}
         self.threshold_ = None

@@ -1,7 +1,7 @@
 """CICADA-style teacher: a convolutional autoencoder on the 18 (phi) x 14 (eta) calorimeter region energies.
 
-Shape as published for the CMS CICADA teacher (anchors section 3): Conv(20) -> AvgPool(2x2) -> Conv(30) -> Dense(80)
-latent -> mirrored decoder, trained on zero-bias background with the MSE over all 252 regions (no padding to mask).
+Shape as published for the teacher of CMS's CICADA (the calorimeter layer-1 anomaly trigger): Conv(20) -> AvgPool(2x2)
+-> Conv(30) -> Dense(80) latent -> mirrored decoder, trained on zero-bias background with the MSE over all 252 regions (no padding to mask).
 The teacher is too large for the trigger; distillation (a later stage) trains small students on its score, so it is
 usually built in float (``quantization: null``).
 """

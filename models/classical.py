@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ad import __version__
-from l1ad.config import ModelConfig, TrainingConfig
+from l1ad.config import EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_particles
 from l1ad.models.builders import build_network
@@ -28,8 +28,9 @@ TRUSTED_TYPES = ("sklearn.tree._tree.Tree",)
 class ClassicalDetector(DetectorBase):
     """A scikit-learn outlier model (IsolationForest, Gaussian mixture) behind the detector contract."""
 
-    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
-        super().__init__(model, training, seed)
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None):
+        super().__init__(model, training, seed, acceptance)
         self.scaler: PtScaler | None = None
         self.estimator = None
 

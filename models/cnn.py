@@ -1,7 +1,7 @@
 """Convolutional autoencoder and VAE on the trigger objects seen as a 19 x 3 image (objects x pT, eta, phi).
 
-The shape follows the published CNN baselines (anchors section 2): Conv2D(16, 3x3) -> AvgPool(3, 1) -> Conv2D(32, 3x1)
--> AvgPool(3, 1) -> Dense(latent); the decoder mirrors it with up-sampling. The network reads the same 57 inputs as the
+The shape follows the published CNN baselines (Govorkova et al., Nat. Mach. Intell. 4 (2022) 154, arXiv:2108.03986):
+Conv2D(16, 3x3) -> AvgPool(3, 1) -> Conv2D(32, 3x1) -> AvgPool(3, 1) -> Dense(latent); the decoder mirrors it with up-sampling. The network reads the same 57 inputs as the
 dense models (reshaped inside), so preprocessing, scores and the saved format are shared.
 """
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.config import MODELS, EmulationConfig, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.config.base import StrictModel
 from l1ad.errors import ModelFileError, first_line
 from l1ad.files import validate_model
@@ -54,6 +54,8 @@ class ModelCard(StrictModel):
     seed: int = Field(ge=0)
     score: str = Field(description="what the anomaly score is (higher = more anomalous)")
     input: InputDescription | None = None
+    acceptance: EtaAcceptance = Field(default_factory=lambda: EmulationConfig().eta_acceptance,
+                                      description="|eta| acceptances of the training dataset's trigger objects")
     history: dict[str, list[float]] = Field(default_factory=dict)
     provenance: Provenance
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from l1ad import __version__
 from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
-from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
-from l1ad.models.autoencoder import latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
+from l1ad.models.autoencoder import angle_scales, latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
 from l1ad.models.builders import build_network
 from l1ad.models.io import FORMAT, PREPROCESSING, ModelCard, read_card, read_json, write_model_dir
@@ -45,8 +45,9 @@ class AutoencoderDetector(DetectorBase):
     scaler_type = PtScaler
     input_description = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
 
-    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42):
-        super().__init__(model, training, seed)
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None):
+        super().__init__(model, training, seed, acceptance)
         self.scaler: PtScaler | None = None
         self.keras_model = None
         self._encoder = None  # the VAE encoder sub-model of keras_model, see trigger_network
@@ -137,18 +138,23 @@ class AutoencoderDetector(DetectorBase):
         """Whether reconstructed eta and phi are decoded within the acceptance (tanh) before the MSE."""
         return MODELS[self.model_config.name].angles(self.model_config) == "tanh"
 
+    @property
+    def angle_scales(self) -> np.ndarray | None:
+        """What decoded eta and phi are scaled to (the training dataset's acceptances); None for linear outputs."""
+        return angle_scales(self.acceptance) if self.decodes_angles else None
+
     def training_loss(self):
-        decode_angles = self.decodes_angles
+        scales = self.angle_scales
 
         def masked_mse(y_true, y_pred):
-            return masked_mse_loss(y_true, y_pred, decode_angles)
+            return masked_mse_loss(y_true, y_pred, scales)
 
         return masked_mse
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         """Anomaly scores from the trigger network's outputs (Keras or firmware), in float64."""
         if self.score_name == "mse":
-            return masked_mse_score(inputs, outputs, self.decodes_angles)
+            return masked_mse_score(inputs, outputs, self.angle_scales)
         return latent_score(outputs, self.score_name)
 
     def _scores(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
@@ -170,7 +176,8 @@ class AutoencoderDetector(DetectorBase):
         card = ModelCard(
             format=FORMAT, family="keras", model=self.model_config, training=self.training_config, seed=self.seed,
             score=f"{self.score_name}: {self.score_description} (higher = more anomalous)",
-            input={"layout": self.input_description, "quantizer": quantizer}, history=self.history,
+            input={"layout": self.input_description, "quantizer": quantizer}, acceptance=self.acceptance,
+            history=self.history,
             provenance={"l1ad_version": __version__, **self.provenance},
         )
         return write_model_dir(directory, card, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
@@ -183,7 +190,7 @@ class AutoencoderDetector(DetectorBase):
     def load(cls, directory: str | Path) -> AutoencoderDetector:
         directory = Path(directory)
         card = read_card(directory)
-        detector = cls(card.model, card.training, seed=card.seed)
+        detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
         detector.scaler = cls.scaler_type.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
         detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
         detector.history = card.history

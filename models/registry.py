@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from l1ad.config import MODELS, ModelConfig, TrainingConfig
+from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.models.base import Detector
 from l1ad.models.classical import ClassicalDetector
 from l1ad.models.io import read_card
@@ -19,9 +19,10 @@ def detector_class(name: str) -> type:
     return RegionAutoencoderDetector if spec.inputs == "regions" else AutoencoderDetector
 
 
-def new_detector(model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42) -> Detector:
-    """An unfitted detector for a model config."""
-    return detector_class(model.name)(model, training, seed=seed)
+def new_detector(model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None) -> Detector:
+    """An unfitted detector for a model config (``acceptance``: the training dataset's, default the emulation's)."""
+    return detector_class(model.name)(model, training, seed=seed, acceptance=acceptance)
 
 
 def load_detector(directory: str | Path) -> Detector:

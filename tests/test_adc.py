@@ -97,11 +97,11 @@ def test_triggered_dataset_keeps_only_passing_events_and_labels_the_cocktail(tmp
     assert train.processes[:12].tolist() != [0] * 12  # interleaved by the seeded shuffle, not in blocks
     selection = local.manifest.selection.processes
     for s in selection.values():
-        assert s["passed"] <= s["emulated"] <= s["generated"]
-        lo, hi = s["efficiency_interval_68"]
-        assert lo <= s["efficiency"] <= hi
-    assert selection["wlnu"]["passed"] == 12 + 6 + 12 + 4  # train, validation, test, blind (3.6 rounds up)
-    assert selection["wlnu"]["efficiency"] < selection["zll"]["efficiency"]  # one lepton of W often misses 23 GeV
+        assert s.passed <= s.emulated <= s.generated
+        lo, hi = s.efficiency_interval_68
+        assert lo <= s.efficiency <= hi
+    assert selection["wlnu"].passed == 12 + 6 + 12 + 4  # train, validation, test, blind (3.6 rounds up)
+    assert selection["wlnu"].efficiency < selection["zll"].efficiency  # one lepton of W often misses 23 GeV
     card = (tmp_path / "local" / "CARD.md").read_text()
     assert "## Pre-selection" in card and "| wlnu | 60.0% |" in card
 

@@ -146,7 +146,11 @@ def test_cicada_teacher_reads_regions(tiny_dataset, tmp_path):
     assert scores.shape == (len(regions),)
     assert np.median(teacher.score_samples(tiny_dataset.sample("ttbar").regions)) > np.median(scores)
     teacher.save(tmp_path / "teacher")
+    from l1ad.models.io import read_card
     from l1ad.models.registry import load_detector
+
+    score = read_card(tmp_path / "teacher").score
+    assert "calorimeter regions" in score and "present objects" not in score  # not the trigger-object AE's text
 
     assert np.array_equal(load_detector(tmp_path / "teacher").score_samples(regions[:300]), scores[:300])
     with pytest.raises(L1adError, match=r"expected calorimeter regions of shape \(N, 18, 14\)"):

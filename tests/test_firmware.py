@@ -51,3 +51,15 @@ def test_unknown_layer_in_precision_override(tmp_path, tiny_run):
     bad = tiny_run.cfg.firmware.model_copy(update={"layer_precision": {"nope": "ap_fixed<8,4>"}})
     with pytest.raises(L1adError, match="no layer 'nope'"):
         build_hls_model(detector, bad, tmp_path / "prj")
+
+
+def test_report_says_which_synthesis_tools_it_looked_for(tmp_path, monkeypatch):
+    """Latency and resources are 'not available' only when no vendor tool is on PATH; the report says which."""
+    from l1ad.firmware.hls import VENDOR_TOOLS, synthesis_availability
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert synthesis_availability().startswith("not available") and all(t in synthesis_availability() for t in VENDOR_TOOLS)
+    tool = tmp_path / "vitis_hls"
+    tool.write_text("#!/bin/sh\nexit 0\n")
+    tool.chmod(0o755)
+    assert synthesis_availability().startswith("not measured: vitis_hls is on PATH")

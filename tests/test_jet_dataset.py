@@ -67,3 +67,18 @@ def test_cli_generates_and_inspects_jets(tmp_path, run_cli):
     assert code == 0 and "jets_alternative_test" in out and "q:20" in out
     code, _, err = run_cli("train", "-c", "tiny", "--dataset", "jets", "-o", tmp_path)
     assert code == 2 and "boosted jets for taggers, not trigger objects" in err
+
+
+def test_jets_builder_never_overwrites_another_dataset(tmp_path, tiny_dataset):
+    """A directory holding another dataset (here the zb run's) is refused before any generation, as for zb and adc."""
+    import shutil
+
+    from l1ad.benchmark.datasets.jets import build_jets_dataset
+    from l1ad.config import dataset_definition
+
+    target = tmp_path / "taken"
+    shutil.copytree(tiny_dataset.directory, target)
+    before = sorted(p.name for p in target.iterdir())
+    with pytest.raises(L1adError, match="holds dataset 'zb' .* not 'jets' .* --force"):
+        build_jets_dataset(dataset_definition("jets").resolve("tiny"), 1, target)
+    assert sorted(p.name for p in target.iterdir()) == before

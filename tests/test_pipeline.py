@@ -137,3 +137,40 @@ def test_bench_resumes_and_compares(tiny_run, run_cli, tmp_path):
 
     code, _, err = run_cli("bench", "-c", "tiny", "-o", root, "--models", "nope")
     assert code == 2 and "no bench model 'nope'" in err and err.count("\n") == 1
+
+
+def test_pruned_training_runs_through_the_train_stage(tiny_run, tmp_path):
+    """Per-epoch history and the once-recorded final sparsity both reach MLflow (they used to be zipped together)."""
+    from l1ad.config import PruningConfig
+    from l1ad.pipeline import stages
+    from l1ad.pipeline.context import RunContext
+
+    cfg = tiny_run.cfg.model_copy(update={
+        "output_dir": str(tmp_path), "training": tiny_run.cfg.training.model_copy(update={
+            "epochs": 3, "pruning": PruningConfig(final_sparsity=0.5, ramp_fraction=0.5)})})
+    ctx = RunContext.create(cfg, log=lambda *_: None)
+    detector = stages.train(ctx, stages.open_dataset(tiny_run))
+    assert len(detector.history["loss"]) > 1 and len(detector.history["weight_sparsity"]) == 1
+    with sqlite3.connect(tmp_path / "mlflow.db") as con:
+        keys = {r[0] for r in con.execute("select key from metrics")}
+    assert {"loss", "weight_sparsity"} <= keys
+
+
+def test_leaderboard_stage_has_its_mlflow_run(tiny_run):
+    with sqlite3.connect(tiny_run.paths.root / "mlflow.db") as con:
+        stages = {r[0] for r in con.execute("select value from tags where key = 'l1ad.stage'")}
+    assert "leaderboard" in stages
+
+
+def test_commands_print_no_tensorflow_start_up_noise(tiny_run):
+    """On a CPU-only machine TensorFlow's C++ logs 'Unable to register cuDNN factory' lines at import."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([str(Path(sys.executable).with_name("l1ad")), "evaluate", "-c", "tiny", "-o",
+                             str(tiny_run.paths.root)], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Unable to register" not in result.stderr and "cuda_dnn" not in result.stderr

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from l1ad import __version__
+from l1ad.benchmark.datasets.card import write_card
 from l1ad.benchmark.datasets.dataset import BACKGROUND_SPLITS, Dataset, load_dataset
 from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest
 from l1ad.benchmark.datasets.parallel import Execution, executor
@@ -34,7 +35,7 @@ from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
 from l1ad.config import DatasetConfig
 from l1ad.config.processes import PROCESSES
-from l1ad.errors import L1adError
+from l1ad.errors import DataFileError, L1adError
 from l1ad.files import replacing, write_json_model
 
 BLIND = "blind"
@@ -87,23 +88,20 @@ def blind_labels_path(directory: Path) -> Path:
     return directory.with_name(directory.name + "_blind_labels") / "blind_labels.h5"
 
 
-def cached_dataset(directory: Path, digest: str, *, name: str | None = None, size: str | None = None,
-                   force: bool = False) -> Dataset | None:
-    """The dataset already in ``directory`` if its manifest records ``digest``, else None.
+def cached_dataset(directory: Path, digest: str, *, name: str, size: str, force: bool = False) -> Dataset | None:
+    """The dataset already in ``directory`` if its manifest records ``digest``, else None (generate it).
 
     A directory holding a different dataset (another name or size) is never overwritten without ``force``: that
-    would silently lose hours of generation.
+    would silently lose hours of generation. With ``force`` nothing is reused.
     """
-    if not (directory / MANIFEST).is_file():
+    if force or not (directory / MANIFEST).is_file():
         return None
     existing = load_dataset(directory)
-    if not isinstance(existing, Dataset):
-        return None
     held = (existing.manifest.name, existing.manifest.size)
-    if not force and name is not None and held != (name, size):
-        raise L1adError(f"{directory} holds dataset {held[0]!r} ({held[1]}), not {name!r} ({size}); choose another "
-                        "output directory (-o) or pass --force to replace it")
-    return existing if not force and existing.digest == digest else None
+    if held != (name, size):
+        raise DataFileError(f"{directory} holds dataset {held[0]!r} ({held[1]}), not {name!r} ({size}); choose "
+                            "another output directory (-o) or pass --force to replace it")
+    return existing if existing.digest == digest else None
 
 
 def _shards(part: Part, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
@@ -244,8 +242,6 @@ def build_dataset(
     )
     write_json_model(directory / MANIFEST, manifest)
     dataset = Dataset(directory=directory, manifest=manifest)
-    from l1ad.benchmark.datasets.card import write_card
-
     write_card(dataset)
     return dataset
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest, DatasetRef
 from l1ad.benchmark.datasets.samples import Sample, load_sample
-from l1ad.config import shipped_datasets
+from l1ad.config import EmulationConfig, shipped_datasets
 from l1ad.errors import DataFileError, L1adError, MissingStageOutput
 from l1ad.files import read_json_model
 
@@ -46,6 +46,11 @@ class Dataset:
     def zero_bias(self) -> bool:
         """Background events are unbiased bunch crossings (rates in kHz make sense), not a pre-selected stream."""
         return self.manifest.zero_bias
+
+    @property
+    def emulation(self) -> EmulationConfig:
+        """The trigger emulation settings the dataset was generated with."""
+        return EmulationConfig.model_validate(self.manifest.config.get("emulation", {}))
 
     @property
     def signal_names(self) -> list[str]:

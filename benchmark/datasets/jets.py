@@ -35,6 +35,7 @@ from l1ad.benchmark.jets.generation import (
     generate_jets,
     resimulate,
 )
+from l1ad.benchmark.plotting import hep_pyplot
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import L1adError, first_line
 from l1ad.files import replacing, write_json_model, write_text_atomic
@@ -85,7 +86,7 @@ def build_jets_dataset(
     execution = execution or Execution()
     directory = Path(directory)
     digest = dataset_digest(cfg, seed)
-    existing = None if force else cached_dataset(directory, digest)
+    existing = cached_dataset(directory, digest, name=cfg.name, size=cfg.size, force=force)
     if existing is not None:
         return existing
     directory.mkdir(parents=True, exist_ok=True)
@@ -171,8 +172,6 @@ def load_jets(path: str | Path) -> JetSample | ResimulatedJets:
 
 
 def write_jets_card(dataset: Dataset) -> Path:
-    from l1ad.benchmark.plotting import hep_pyplot
-
     m, directory = dataset.manifest, dataset.directory
     (directory / "card").mkdir(exist_ok=True)
     shown = ("j_mass_mmdt", "j_multiplicity", "j_tau21_b1", "j_tau32_b1", "j_d2_b1", "j_ptd")

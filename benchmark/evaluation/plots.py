@@ -41,17 +41,24 @@ def plot_efficiency_vs_rate(scores, background, signals, cfg, path: Path, *, tit
     plt.close(fig)
 
 
+def score_bins(all_scores: np.ndarray, n_bins: int = 60) -> np.ndarray:
+    """Bin edges from the lowest score (0 for non-negative scores, so the axis starts where they do) to the 99.9 %
+    quantile; scores may be negative (a Gaussian mixture's -log L), and none is dropped: the caller clips the tails
+    into the outer bins."""
+    lower = min(0.0, float(np.min(all_scores)))
+    upper = float(np.quantile(all_scores, 0.999))
+    return np.linspace(lower, upper if upper > lower else lower + 1, n_bins)
+
+
 def plot_score_distributions(scores, background, signals, path: Path, *, title: str = "") -> None:
     plt, hep = hep_pyplot()
     fig, ax = plt.subplots(figsize=(10, 8))
-    all_scores = np.concatenate([scores[s] for s in (background, *signals)])
-    upper = np.quantile(all_scores, 0.999)
-    bins = np.linspace(0, upper if upper > 0 else 1, 60)
+    bins = score_bins(np.concatenate([scores[s] for s in (background, *signals)]))
     for name in (background, *signals):
-        ax.hist(np.clip(scores[name], None, bins[-1]), bins=bins, density=True, histtype="step", linewidth=2,
+        ax.hist(np.clip(scores[name], bins[0], bins[-1]), bins=bins, density=True, histtype="step", linewidth=2,
                 label=f"{name} ({len(scores[name])})")
     ax.set_yscale("log")
-    ax.set_xlabel("Anomaly score (last bin includes overflow)")
+    ax.set_xlabel("Anomaly score (first and last bins include under- and overflow)")
     ax.set_ylabel("Normalised events")
     ax.legend(fontsize=14)
     hep.label.exp_text("l1ad-bench", f"simulation {title}", ax=ax, loc=0, fontsize=16)

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from l1ad.benchmark.datasets.manifest import DatasetRef
 from l1ad.benchmark.evaluation.metrics import efficiency_at_fpr, efficiency_at_rate, roc_auc
+from l1ad.benchmark.evaluation.plots import plot_efficiency_vs_rate, plot_score_distributions
 from l1ad.benchmark.evaluation.working_points import headline, working_points
 from l1ad.config import EvaluationConfig
 from l1ad.config.base import StrictModel
@@ -157,8 +158,6 @@ class Evaluation:
 
 def write_evaluation(directory: Path, evaluation: Evaluation, cfg: EvaluationConfig, signals: list[str]) -> None:
     """Write the scores, network inputs, the report (JSON and CSV) and the plots into ``directory``."""
-    from l1ad.benchmark.evaluation.plots import plot_efficiency_vs_rate, plot_score_distributions
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     report, scores = evaluation.report, evaluation.scores

@@ -1,8 +1,8 @@
 """The ADC2021 lepton pre-selection on emulated trigger objects, and a cheap generator-level veto in front of it.
 
-ADC2021 kept an event when its leading electron or leading muon had pT > 23 GeV (anchors section 1). Here the
-selection runs on the emulated Level-1 objects (e/gamma slots 1-4, muon slots 5-8, both pT-ordered), so it sees the
-same resolution, isolation and pile-up as the stored events.
+ADC2021 kept an event when its leading electron or leading muon had pT > 23 GeV (Govorkova et al., Sci. Data 9
+(2022) 118, arXiv:2107.02157). Here the selection runs on the emulated Level-1 objects (e/gamma slots 1-4, muon slots
+5-8, both pT-ordered), so it sees the same resolution, isolation and pile-up as the stored events.
 
 Generating a process until enough events pass (QCD passes below 1 %) would spend most of its time emulating events with
 no chance. :func:`could_pass` vetoes them from the hard interaction alone, before pile-up and emulation: an event can

@@ -44,7 +44,7 @@ def measure(run) -> dict:
     for row in table.itertuples():
         values[f"auc.{row.signal}"] = float(row.roc_auc)
         if row.measurable:
-            values[f"efficiency.{row.signal}.{row.working_point}"] = float(row.efficiency)
+            values[f"efficiency.{row.signal}.{row.label}"] = float(row.efficiency)  # keyed by label: reference unchanged
     return values
 
 

@@ -10,6 +10,7 @@ from l1ad.config.datasets import (
     DatasetDefinition,
     DatasetSize,
     EmulationConfig,
+    EtaAcceptance,
     JetsDatasetConfig,
     JetsDatasetDefinition,
     JetSplitSizes,
@@ -34,7 +35,7 @@ from l1ad.config.run import (
 )
 
 __all__ = [
-    "MODELS", "BlindSizes", "DatasetConfig", "DatasetDefinition", "DatasetSize", "EmulationConfig", "EvaluationConfig",
+    "MODELS", "BlindSizes", "DatasetConfig", "DatasetDefinition", "DatasetSize", "EmulationConfig", "EtaAcceptance", "EvaluationConfig",
     "FirmwareConfig", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
     "ModelConfig", "ModelSpec", "PruningConfig", "QuantizationConfig", "ResimulationSizes", "RunConfig", "SampleSizes",
     "TrainingConfig", "dataset_definition", "load_config", "shipped_configs", "shipped_datasets",

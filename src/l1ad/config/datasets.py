@@ -18,6 +18,14 @@ from l1ad.config.processes import JET_DOMAINS, PROCESSES
 from l1ad.errors import ConfigError, describe_validation_error
 
 
+class EtaAcceptance(StrictModel):
+    """|eta| acceptance of each trigger-object class: where a reconstruction's eta is decoded to."""
+
+    egamma: float = Field(gt=0)
+    muon: float = Field(gt=0)
+    jet: float = Field(gt=0)
+
+
 class EmulationConfig(StrictModel):
     """Level-1 trigger-object emulation (approximate CMS Phase-1 values; see the dataset card)."""
 
@@ -40,6 +48,10 @@ class EmulationConfig(StrictModel):
     muon_max_eta: float = Field(2.4, gt=0)
     muon_pt_resolution: float = Field(0.15, ge=0)
     met_max_eta: float = Field(5.0, gt=0)
+
+    @property
+    def eta_acceptance(self) -> EtaAcceptance:
+        return EtaAcceptance(egamma=self.egamma_max_eta, muon=self.muon_max_eta, jet=self.jet_max_eta)
 
 
 class SampleSizes(StrictModel):

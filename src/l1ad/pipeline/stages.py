@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from l1ad import __version__
+from l1ad.benchmark.datasets.build import build_dataset
 from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
+from l1ad.benchmark.datasets.jets import build_jets_dataset
 from l1ad.benchmark.evaluation.report import (
     BACKGROUND_TEST,
     NETWORK_INPUTS,
@@ -27,6 +29,7 @@ from l1ad.benchmark.evaluation.report import (
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import MissingStageOutput, NotConvertibleError, StageOutputError
 from l1ad.files import write_json_model
+from l1ad.firmware.hls import check_agreement, not_convertible_report
 from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
 from l1ad.leaderboards.board import Entry, EntryProvenance, entry_from_reports, submit
 from l1ad.models.base import Detector
@@ -39,14 +42,25 @@ from l1ad.pipeline.tracking import flatten_params, metric_key
 def generate_data(ctx: RunContext, *, force: bool = False) -> Dataset:
     """Generate the config's dataset into ``<output>/dataset`` (or reuse it if it is already there, same digest).
 
+    Parameters
+    ----------
+    ctx
+        The run.
+    force
+        Regenerate even if the directory holds this dataset, and replace another dataset held there.
+
+    Returns
+    -------
+    Dataset
+
     Raises
     ------
+    DataFileError
+        If the directory holds another dataset (unless ``force``).
     L1adError
-        If the directory holds another dataset (unless ``force``) or generation fails.
+        If generation fails (a rejected Pythia setting, a lost Dask worker, ...).
     """
     import mlflow
-
-    from l1ad.benchmark.datasets.build import build_dataset
 
     started = time.time()
     with ctx.stage_run("data"):
@@ -60,8 +74,6 @@ def generate_data(ctx: RunContext, *, force: bool = False) -> Dataset:
 
 def generate_jets(ctx: RunContext, cfg: JetsDatasetConfig, *, force: bool = False) -> Dataset:
     """Generate a boosted-jets standard dataset (for taggers) into ``<output>/<dataset name>``."""
-    from l1ad.benchmark.datasets.jets import build_jets_dataset
-
     directory = ctx.paths.root / cfg.name
     started = time.time()
     with ctx.stage_run("data-jets"):
@@ -92,12 +104,24 @@ def open_dataset(ctx: RunContext) -> Dataset:
 
 # -- train --------------------------------------------------------------------------------------------------------
 def train(ctx: RunContext, dataset: Dataset) -> Detector:
-    """Fit the config's model on the dataset's training background (early stopping on the validation background)
-    and save it into ``<output>/models/<label>``."""
+    """Fit the config's model on the dataset's training background and save it into ``<output>/models/<label>``.
+
+    Parameters
+    ----------
+    ctx
+        The run (model, training settings, seed).
+    dataset
+        The data stage's result; early stopping watches its validation background.
+
+    Returns
+    -------
+    Detector
+        The fitted detector, with the dataset's identity in its provenance.
+    """
     import mlflow
 
     cfg = ctx.cfg
-    detector = new_detector(cfg.model, cfg.training, seed=cfg.seed)
+    detector = new_detector(cfg.model, cfg.training, seed=cfg.seed, acceptance=dataset.emulation.eta_acceptance)
     started = time.time()
     with ctx.stage_run("train") as run:
         mlflow.log_params(flatten_params({"model": cfg.model.model_dump(), "training": cfg.training.model_dump(),
@@ -141,6 +165,23 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluatio
 
     For a detector with a trigger network, the network inputs of every test event are kept too: the firmware stage
     emulates the firmware on exactly those values.
+
+    Parameters
+    ----------
+    ctx
+        The run (working points, confidence level, bootstrap).
+    dataset, detector
+        The data and train stages' results.
+
+    Returns
+    -------
+    Evaluation
+        The metrics report, the scores and the network inputs.
+
+    Raises
+    ------
+    DivergedModelError
+        If the model returns NaN or Inf scores.
     """
     import mlflow
 
@@ -184,10 +225,28 @@ def open_metrics(ctx: RunContext) -> MetricsReport:
 # -- firmware -----------------------------------------------------------------------------------------------------
 def firmware(ctx: RunContext, detector: Detector, evaluation: Evaluation) -> FirmwareReport:
     """hls4ml project and bit-accurate C++ emulation of the detector's trigger network on the evaluation's network
-    inputs; the agreement with Keras goes to ``<output>/firmware/<label>/firmware.json``."""
-    import mlflow
+    inputs; the agreement with Keras goes to ``<output>/firmware/<label>/firmware.json``.
 
-    from l1ad.firmware.hls import check_agreement, not_convertible_report
+    Parameters
+    ----------
+    ctx
+        The run (hls4ml settings).
+    detector, evaluation
+        The train and evaluate stages' results.
+
+    Returns
+    -------
+    FirmwareReport
+        Status "not_convertible" with the reason for a detector without a trigger network.
+
+    Raises
+    ------
+    MissingStageOutput
+        If the evaluation holds no network inputs (it was written before they were kept: run 'l1ad evaluate').
+    L1adError
+        If hls4ml conversion or compilation fails.
+    """
+    import mlflow
 
     cfg = ctx.cfg
     directory = ctx.paths.firmware
@@ -232,6 +291,25 @@ def leaderboard(ctx: RunContext, metrics: MetricsReport, firmware_report: Firmwa
     """Add the model's entry at its headline trigger rate to the leaderboard (``board.json`` + ``LEADERBOARD.md``).
 
     A pre-selected (not zero-bias) dataset has no trigger rate to rank at, so its results are not entered.
+
+    Parameters
+    ----------
+    ctx
+        The run (submitter, board directory).
+    metrics, firmware_report
+        The evaluate stage's report and the firmware stage's (None if it did not run).
+    board_dir
+        Overrides the config's board directory.
+
+    Returns
+    -------
+    list of Entry
+        The board after the submission.
+
+    Raises
+    ------
+    StageOutputError
+        If the existing ``board.json`` is corrupt (it is not overwritten).
     """
     import mlflow
 
