@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from l1ad.benchmark.jets.generation import FEATURE_NAMES, JET_CLASSES
+from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES
 from l1ad.errors import L1adError
 
 pytestmark = pytest.mark.slow

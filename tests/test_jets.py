@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l1ad.benchmark.jets.generation import FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
+from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES, JetSample, generate_jets, resimulate
 from l1ad.config.processes import JET_DOMAINS
 from l1ad.errors import L1adError
 

@@ -27,7 +27,7 @@ from l1ad.benchmark.datasets.dataset import Dataset
 from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest
 from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.benchmark.generation.pythia import pythia_seed
-from l1ad.benchmark.jets.generation import (
+from l1ad.benchmark.jets import (
     FEATURE_NAMES,
     JET_CLASSES,
     JetSample,

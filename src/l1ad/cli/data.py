@@ -42,7 +42,7 @@ def inspect_path(args) -> int:
     loaded = load_dataset(args.path)
     if isinstance(loaded, Dataset) and loaded.manifest.kind == "jets":
         from l1ad.benchmark.datasets.jets import load_jets
-        from l1ad.benchmark.jets.generation import JET_CLASSES
+        from l1ad.benchmark.jets import JET_CLASSES
 
         print(f"dataset {loaded.name} v{loaded.version} ({loaded.digest}), {loaded.manifest.generator}")
         for name, info in loaded.manifest.samples.items():
