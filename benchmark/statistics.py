@@ -3,11 +3,11 @@ trigger metrics (efficiencies and rates)."""
 
 from __future__ import annotations
 
-from scipy.stats import beta
-
 
 def clopper_pearson(k: int, n: int, confidence_level: float = 0.6827) -> tuple[float, float]:
     """Exact binomial interval for k successes out of n trials."""
+    from scipy.stats import beta  # scipy.stats costs a second of start-up for every command, used or not
+
     if n <= 0:
         return (0.0, 1.0)
     alpha = 1 - confidence_level

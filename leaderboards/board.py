@@ -15,10 +15,12 @@ from pydantic import Field
 from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config.base import StrictModel
 from l1ad.errors import StageOutputError
-from l1ad.files import read_json_model, write_text_atomic
+from l1ad.files import locked, read_json_model, write_text_atomic
 from l1ad.firmware.report import FirmwareReport
+from l1ad.markup import markdown_cell
 
 BOARD_FILE = "board.json"
+LOCK_FILE = ".board.lock"
 MARKDOWN_FILE = "LEADERBOARD.md"
 SCHEMA = "l1ad-leaderboard/1"
 
@@ -86,10 +88,14 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
     Raises
     ------
     StageOutputError
-        If the metrics are not at a trigger rate (a pre-selected dataset, ranked by FPR, has no place on the board).
+        If the metrics are not at a trigger rate (a pre-selected dataset, ranked by FPR, has no place on the board), or
+        the model was trained on another dataset than it was evaluated on.
     """
     rows = metrics.at(metrics.headline)
     first = rows[0]
+    if metrics.trained_on != metrics.dataset.digest:
+        raise StageOutputError(f"model {metrics.model!r} was trained on dataset {metrics.trained_on} and evaluated on "
+                               f"{metrics.dataset.digest}: such a result does not go on the leaderboard")
     if not metrics.dataset.zero_bias or first.rate_khz is None:
         raise StageOutputError(f"model {metrics.model!r}: the leaderboard ranks at a trigger rate, and dataset "
                                f"{metrics.dataset.name!r} is not zero bias")
@@ -120,15 +126,31 @@ def read_board(directory: str | Path) -> list[Entry]:
 
 
 def submit(directory: str | Path, entry: Entry) -> list[Entry]:
-    """Add or replace ``entry`` and rewrite both files atomically."""
+    """Add or replace ``entry`` and rewrite both files atomically, under an inter-process lock.
+
+    An entry whose results equal the one already on the board (only the date or commit of its provenance differ) is
+    not rewritten, so re-running the same job leaves the board byte-identical.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    entries = [e for e in read_board(directory) if e.key != entry.key] + [entry]
-    entries.sort(key=lambda e: (e.dataset, e.dataset_version, -e.mean_efficiency, e.model))
-    write_text_atomic(directory / BOARD_FILE,
-                      json.dumps(Board(entries=entries).model_dump(by_alias=True), indent=2))
-    write_text_atomic(directory / MARKDOWN_FILE, render_markdown(entries))
+    with locked(directory / LOCK_FILE):
+        existing = read_board(directory)
+        old = next((e for e in existing if e.key == entry.key), None)
+        if old is not None and _same_result(old, entry):
+            if not (directory / MARKDOWN_FILE).is_file():
+                write_text_atomic(directory / MARKDOWN_FILE, render_markdown(existing))
+            return existing
+        entries = [e for e in existing if e.key != entry.key] + [entry]
+        entries.sort(key=lambda e: (e.dataset, e.dataset_version, -e.mean_efficiency, e.model))
+        write_text_atomic(directory / BOARD_FILE,
+                          json.dumps(Board(entries=entries).model_dump(by_alias=True), indent=2))
+        write_text_atomic(directory / MARKDOWN_FILE, render_markdown(entries))
     return entries
+
+
+def _same_result(a: Entry, b: Entry) -> bool:
+    """Equal apart from when and at which commit the result was produced."""
+    volatile = {"provenance": {"date", "git_commit"}}
+    return a.model_dump(exclude=volatile) == b.model_dump(exclude=volatile)
 
 
 def render_markdown(entries: list[Entry]) -> str:
@@ -148,9 +170,10 @@ def render_markdown(entries: list[Entry]) -> str:
         signals = sorted({s for e in group for s in e.signals})
         first = group[0]
         lines += [
-            f"## Dataset `{dataset}` v{version} at {first.rate_khz:g} kHz (collision rate {first.collision_rate_mhz:g} MHz)",
+            f"## Dataset {markdown_cell(dataset)} v{markdown_cell(version)} at {first.rate_khz:g} kHz "
+            f"(collision rate {first.collision_rate_mhz:g} MHz)",
             "",
-            "| # | model | submitter | " + " | ".join(f"{s} eff." for s in signals)
+            "| # | model | submitter | " + " | ".join(f"{markdown_cell(s)} eff." for s in signals)
             + " | mean AUC | achieved rate [kHz] | firmware mismatch | config |",
             "|---|---|---|" + "---|" * len(signals) + "---|---|---|---|",
         ]
@@ -164,8 +187,8 @@ def render_markdown(entries: list[Entry]) -> str:
             fw = "n/a" if e.firmware_decision_mismatch is None else f"{e.firmware_decision_mismatch:.2e}"
             rate = f"{e.background_rate_khz:.2f} [{e.background_rate_lo_khz:.2f}, {e.background_rate_hi_khz:.2f}]"
             lines.append(
-                f"| {rank} | {e.model} | {e.submitter} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {fw} | `{e.provenance.config_digest}` |"
+                f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
+                + f" | {auc:.3f} | {rate} | {fw} | {markdown_cell(e.provenance.config_digest)} |"
             )
         lines.append("")
     if not entries:

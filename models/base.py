@@ -163,12 +163,14 @@ class DetectorBase:
         raise NotImplementedError
 
 
-def check_events(data, event_shape: tuple[int, ...], kind: str, what: str) -> None:
-    """Model input must be a finite (N, *event_shape) array with N > 0."""
+def check_events(data, event_shape: tuple[int, ...], kind: str, what: str, dtype_kinds: str = "f") -> None:
+    """Model input must be a finite real (N, *event_shape) array with N > 0, of a dtype kind in ``dtype_kinds``."""
     if not isinstance(data, np.ndarray) or data.shape[1:] != event_shape or data.ndim != 1 + len(event_shape):
         shape = getattr(data, "shape", type(data).__name__)
         expected = ", ".join(("N", *map(str, event_shape)))
         raise DataFileError(f"{what}: expected {kind} of shape ({expected}), got {shape}")
+    if data.dtype.kind not in dtype_kinds:
+        raise DataFileError(f"{what}: {kind} of type {data.dtype}; expected real numbers ({dtype_kinds!r} dtype kinds)")
     if len(data) == 0:
         raise DataFileError(f"{what}: no events")
     if not np.isfinite(data).all():

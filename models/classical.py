@@ -17,8 +17,9 @@ from l1ad.config import EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_particles
 from l1ad.models.builders import build_network
-from l1ad.models.io import FORMAT, PREPROCESSING, ModelCard, read_card, read_json, write_model_dir
+from l1ad.models.io import FORMAT, ModelCard, read_card, read_preprocessing, write_model_dir
 from l1ad.models.preprocessing import PtScaler
+from l1ad.progress import progress_bar
 
 ESTIMATOR = "estimator.skops"
 # Types skops does not trust by default but these estimators need (and nothing else).
@@ -52,9 +53,11 @@ class ClassicalDetector(DetectorBase):
         if self.estimator is None or self.scaler is None:
             raise L1adError("the detector is not fitted: call fit() or load() first")
         scores = np.empty(len(X), dtype=np.float64)
-        for start in range(0, len(X), SCORING_CHUNK):  # bounded memory, as for the networks
-            chunk = self.scaler.transform(X[start : start + SCORING_CHUNK])
-            scores[start : start + len(chunk)] = -self.estimator.score_samples(chunk)
+        with progress_bar(len(X), f"score {self.label}", "ev", leave=False, show=len(X) > SCORING_CHUNK) as bar:
+            for start in range(0, len(X), SCORING_CHUNK):  # bounded memory, as for the networks
+                chunk = self.scaler.transform(X[start : start + SCORING_CHUNK])
+                scores[start : start + len(chunk)] = -self.estimator.score_samples(chunk)
+                bar.update(len(chunk))
         return scores
 
     def trigger_network(self):
@@ -80,7 +83,7 @@ class ClassicalDetector(DetectorBase):
         directory = Path(directory)
         card = read_card(directory)
         detector = cls(card.model, card.training, seed=card.seed)
-        detector.scaler = PtScaler.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
+        detector.scaler = read_preprocessing(directory, PtScaler)
         path = directory / ESTIMATOR
         if not path.is_file():
             raise ModelFileError(f"{path}: no such estimator file")

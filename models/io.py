@@ -13,7 +13,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -56,8 +56,11 @@ class ModelCard(StrictModel):
     input: InputDescription | None = None
     acceptance: EtaAcceptance = Field(default_factory=lambda: EmulationConfig().eta_acceptance,
                                       description="|eta| acceptances of the training dataset's trigger objects")
-    history: dict[str, list[float]] = Field(default_factory=dict)
+    history: dict[str, list[Annotated[float, Field(allow_inf_nan=True)]]] = Field(
+        default_factory=dict, description="per-epoch losses and metrics (NaN if training diverged)")
     provenance: Provenance
+
+    model_config = StrictModel.model_config | {"ser_json_inf_nan": "constants"}
 
 
 def write_model_dir(directory: str | Path, card: ModelCard, preprocessing: dict,
@@ -92,6 +95,15 @@ def read_json(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: {what} must be a JSON object")
     return data
+
+
+def read_preprocessing(directory: Path, scaler_type):
+    """The fitted scaler saved in ``preprocessing.json``, checked (finite, positive scales)."""
+    path = Path(directory) / PREPROCESSING
+    try:
+        return scaler_type.from_dict(read_json(path, "preprocessing"))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: invalid preprocessing ({exc})") from None
 
 
 def read_card(directory: str | Path) -> ModelCard:

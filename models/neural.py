@@ -25,8 +25,9 @@ from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_li
 from l1ad.models.autoencoder import angle_scales, latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
 from l1ad.models.builders import build_network
-from l1ad.models.io import FORMAT, PREPROCESSING, ModelCard, read_card, read_json, write_model_dir
+from l1ad.models.io import FORMAT, ModelCard, read_card, read_preprocessing, write_model_dir
 from l1ad.models.preprocessing import PtScaler, RegionScaler
+from l1ad.progress import progress_bar
 
 WEIGHTS = "weights.h5"
 
@@ -80,8 +81,10 @@ class AutoencoderDetector(DetectorBase):
         callbacks.append(tf.keras.callbacks.EarlyStopping(
             monitor="val_loss" if val is not None else "loss", patience=t.early_stopping_patience,
             restore_best_weights=True, start_from_epoch=pruned_epochs))
-        fit = model.fit(x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
-                        callbacks=callbacks, verbose=verbose)
+        with progress_bar(t.epochs, f"train {self.label}", "epoch") as bar:
+            callbacks.append(_epoch_progress(bar))
+            fit = model.fit(x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
+                            callbacks=callbacks, verbose=verbose)
         self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
         if t.pruning is not None:
             import tensorflow_model_optimization as tfmot
@@ -161,10 +164,12 @@ class AutoencoderDetector(DetectorBase):
         """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
         network = self._scoring_network()
         scores = np.empty(len(X), dtype=np.float64)
-        for start in range(0, len(X), SCORING_CHUNK):
-            x = self.network_inputs(X[start : start + SCORING_CHUNK])
-            outputs = network.predict(x, batch_size=batch_size, verbose=0)
-            scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
+        with progress_bar(len(X), f"score {self.label}", "ev", leave=False, show=len(X) > SCORING_CHUNK) as bar:
+            for start in range(0, len(X), SCORING_CHUNK):
+                x = self.network_inputs(X[start : start + SCORING_CHUNK])
+                outputs = network.predict(x, batch_size=batch_size, verbose=0)
+                scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
+                bar.update(len(x))
         return scores
 
     # -- persistence --------------------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ class AutoencoderDetector(DetectorBase):
         directory = Path(directory)
         card = read_card(directory)
         detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
-        detector.scaler = cls.scaler_type.from_dict(read_json(directory / PREPROCESSING, "preprocessing"))
+        detector.scaler = read_preprocessing(directory, cls.scaler_type)
         detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
         detector.history = card.history
         detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
@@ -200,6 +205,18 @@ class AutoencoderDetector(DetectorBase):
     def _check_fitted(self) -> None:
         if self.keras_model is None or self.scaler is None:
             raise L1adError("the detector is not fitted: call fit() or load() first")
+
+
+def _epoch_progress(bar):
+    """A Keras callback advancing ``bar`` once per epoch, showing the losses."""
+    import tensorflow as tf
+
+    class EpochProgress(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            bar.set_postfix({k: f"{v:.4g}" for k, v in (logs or {}).items() if "loss" in k})
+            bar.update(1)
+
+    return EpochProgress()
 
 
 def _with_pruning(keras_model, training: TrainingConfig, steps_per_epoch: int):
@@ -236,6 +253,9 @@ def _load_weights(keras_model, path: Path):
         keras_model.load_weights(path)
     except Exception as exc:  # h5py/Keras raise several types; all mean "these weights do not fit this model"
         raise ModelFileError(f"{path}: weights do not match the model in model.json ({first_line(exc)})") from None
+    damaged = [w.name for w in keras_model.weights if not np.isfinite(w.numpy()).all()]
+    if damaged:
+        raise ModelFileError(f"{path}: NaN or Inf weights in {damaged[0]} ({len(damaged)} arrays); retrain the model")
     return keras_model
 
 
@@ -257,7 +277,7 @@ class RegionAutoencoderDetector(AutoencoderDetector):
         return _mse
 
     def _check_inputs(self, X: np.ndarray, what: str) -> None:
-        check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what)
+        check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what, dtype_kinds="uif")
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)

@@ -6,6 +6,7 @@ padded (empty) slots back to exactly zero so the network sees "no object" the sa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,13 @@ class PtScaler:
 
     @classmethod
     def from_dict(cls, data: dict) -> PtScaler:
-        if data.get("type") != "PtScaler" or len(data.get("mean", ())) != N_OBJECTS or len(data.get("scale", ())) != N_OBJECTS:
-            raise L1adError(f"preprocessing: expected a PtScaler with {N_OBJECTS} means and scales")
-        return cls(mean=tuple(float(x) for x in data["mean"]), scale=tuple(float(x) for x in data["scale"]))
+        """Raises ValueError unless ``data`` is a PtScaler with N_OBJECTS finite means and positive finite scales."""
+        mean, scale = data.get("mean"), data.get("scale")
+        if data.get("type") != "PtScaler" or not _numbers(mean, N_OBJECTS) or not _numbers(scale, N_OBJECTS):
+            raise ValueError(f"expected a PtScaler with {N_OBJECTS} finite means and scales")
+        if min(scale) <= 0:
+            raise ValueError(f"a PtScaler scale must be positive, got {min(scale)}")
+        return cls(mean=tuple(float(x) for x in mean), scale=tuple(float(x) for x in scale))
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,13 @@ class RegionScaler:
 
     @classmethod
     def from_dict(cls, data: dict) -> RegionScaler:
-        if data.get("type") != "RegionScaler" or not isinstance(data.get("scale"), int | float) or data["scale"] <= 0:
-            raise L1adError("preprocessing: expected a RegionScaler with a positive scale")
+        """Raises ValueError unless ``data`` is a RegionScaler with a positive finite scale."""
+        if data.get("type") != "RegionScaler" or not _numbers([data.get("scale")], 1) or data["scale"] <= 0:
+            raise ValueError("expected a RegionScaler with a positive finite scale")
         return cls(scale=float(data["scale"]))
+
+
+def _numbers(values, n: int) -> bool:
+    """``values`` is a list of ``n`` finite numbers (not booleans, not strings)."""
+    return (isinstance(values, list) and len(values) == n
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values))

@@ -41,6 +41,8 @@ def test_public_adc2021_file_layout_loads(tmp_path):
 
 
 def _h5(path, **datasets):
+    """A file with the given datasets, and ADC2021's Particles_Names unless the caller gives its own."""
+    datasets.setdefault("Particles_Names", np.array([b"Pt", b"Eta", b"Phi", b"Class"]))
     with h5py.File(path, "w") as f:
         for k, v in datasets.items():
             f[k] = v
@@ -53,7 +55,7 @@ def _h5(path, **datasets):
         (lambda p: p, "no such data file"),
         (lambda p: (p.write_bytes(b""), p)[1], "file is empty"),
         (lambda p: (p.write_bytes(b"this is not hdf5 at all" * 100), p)[1], "not a readable HDF5 file"),
-        (lambda p: _h5(p, Other=np.zeros(3)), "missing dataset 'Particles' (keys: Other)"),
+        (lambda p: _h5(p, Other=np.zeros(3)), "missing dataset 'Particles' (keys: Other, Particles_Names)"),
         (lambda p: _h5(p, Particles=np.zeros((4, 19, 3))), "has shape (4, 19, 3), expected (N, 19, 4)"),
         (lambda p: _h5(p, Particles=np.zeros((0, 19, 4))), "holds no events"),
         (lambda p: _h5(p, Particles=np.where(np.arange(4)[:, None, None] == 2, np.nan, np.zeros((4, 19, 4)))),

@@ -27,7 +27,7 @@ def test_module_imports_alone(module):
 
 def _lint_imports(package_parent: Path) -> subprocess.CompletedProcess:
     lint = Path(sys.executable).with_name("lint-imports")
-    return subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], capture_output=True,
+    return subprocess.run([str(lint), str(ROOT / "pyproject.toml"), "--no-cache"], capture_output=True,
                           text=True, timeout=300, cwd=package_parent, env={"PYTHONPATH": str(package_parent)})
 
 

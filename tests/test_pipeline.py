@@ -97,7 +97,7 @@ def test_stages_run_alone_from_the_cli(tiny_run, run_cli, tmp_path):
 def test_stage_without_its_input_fails_cleanly(tmp_path, run_cli):
     (tmp_path / "dataset").mkdir()
     code, _, err = run_cli("train", "-c", "tiny", "-o", tmp_path)
-    assert code == 2 and "not a dataset directory" in err and err.count("\n") == 1
+    assert code == 2 and "dataset.json: no dataset; run 'l1ad data generate' first" in err and err.count("\n") == 1
 
 
 def test_failed_command_loses_nothing(tiny_run, run_cli, tmp_path):
@@ -150,6 +150,7 @@ def test_pruned_training_runs_through_the_train_stage(tiny_run, tmp_path):
             "epochs": 3, "pruning": PruningConfig(final_sparsity=0.5, ramp_fraction=0.5)})})
     ctx = RunContext.create(cfg, log=lambda *_: None)
     detector = stages.train(ctx, stages.open_dataset(tiny_run))
+    assert ctx.tracking_uri.endswith(f"{tmp_path}/mlflow.db")  # not the store of the run before, in this process
     assert len(detector.history["loss"]) > 1 and len(detector.history["weight_sparsity"]) == 1
     with sqlite3.connect(tmp_path / "mlflow.db") as con:
         keys = {r[0] for r in con.execute("select key from metrics")}

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from l1ad import __version__
 from l1ad.benchmark.datasets.card import write_card
@@ -37,6 +36,7 @@ from l1ad.config import DatasetConfig
 from l1ad.config.processes import PROCESSES
 from l1ad.errors import DataFileError, L1adError
 from l1ad.files import replacing, write_json_model
+from l1ad.progress import progress_bar
 
 BLIND = "blind"
 
@@ -203,8 +203,8 @@ def build_dataset(
     pool_jobs = _shards(Part("pool", None, cfg.pileup_pool_size), seed, cfg)
     sample_jobs = [job for part in plan for job in _shards(part, seed, cfg)]
     started = time.time()
-    with tqdm(total=cfg.pileup_pool_size + sum(p.n_events for p in plan), desc=f"dataset {cfg.name}", unit="ev",
-              smoothing=0.1) as bar, executor(execution) as ex:
+    with progress_bar(cfg.pileup_pool_size + sum(p.n_events for p in plan), f"dataset {cfg.name}", "ev",
+                      smoothing=0.1) as bar, executor(execution) as ex:
         done = lambda job: bar.update(job.n_events)  # noqa: E731
         bar.set_postfix_str("pile-up pool")
         pool = PileupPool(concatenate(ex.run(_pool_shard, pool_jobs, on_done=done)))
@@ -290,7 +290,7 @@ def _selection_summary(cfg: DatasetConfig, jobs: list[ShardJob], results: list[S
     for process, (generated, emulated, passed) in totals.items():
         lo, hi = clopper_pearson(passed, generated)
         summary["processes"][process] = {"generated": generated, "emulated": emulated, "passed": passed,
-                                         "efficiency": passed / generated, "efficiency_interval_68": [lo, hi]}
+                                         "efficiency": passed / generated, "efficiency_interval_68": (lo, hi)}
     return summary
 
 

@@ -14,7 +14,7 @@ from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest, DatasetR
 from l1ad.benchmark.datasets.samples import Sample, load_sample
 from l1ad.config import EmulationConfig, shipped_datasets
 from l1ad.errors import DataFileError, L1adError, MissingStageOutput
-from l1ad.files import read_json_model
+from l1ad.files import read_json_model, validate_model
 
 BACKGROUND_SPLITS = ("train", "validation", "test")
 
@@ -50,7 +50,8 @@ class Dataset:
     @property
     def emulation(self) -> EmulationConfig:
         """The trigger emulation settings the dataset was generated with."""
-        return EmulationConfig.model_validate(self.manifest.config.get("emulation", {}))
+        return validate_model(self.manifest.config.get("emulation", {}), EmulationConfig,
+                              f"{self.directory / MANIFEST}: invalid emulation settings", error=DataFileError)
 
     @property
     def signal_names(self) -> list[str]:

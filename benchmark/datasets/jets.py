@@ -19,7 +19,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from l1ad import __version__
 from l1ad.benchmark.datasets.build import cached_dataset, dataset_digest
@@ -39,6 +38,7 @@ from l1ad.benchmark.plotting import hep_pyplot
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import L1adError, first_line
 from l1ad.files import replacing, write_json_model, write_text_atomic
+from l1ad.progress import progress_bar
 
 SPLITS = ("train", "validation", "test")
 RESIMULATED = "resimulated"
@@ -92,7 +92,7 @@ def build_jets_dataset(
     directory.mkdir(parents=True, exist_ok=True)
     jobs = _jobs(cfg, seed)
     started = time.time()
-    with tqdm(total=sum(j.n_jets for j in jobs), desc=f"dataset {cfg.name}", unit="jet") as bar, \
+    with progress_bar(sum(j.n_jets for j in jobs), f"dataset {cfg.name}", "jet") as bar, \
             executor(execution) as ex:
         results = ex.run(_run_job, jobs, on_done=lambda job: bar.update(job.n_jets))
     seconds = time.time() - started

@@ -6,7 +6,9 @@ run. Progress is reported per finished task.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,15 +90,26 @@ def executor(execution: Execution) -> Iterator[_InProcess | _Dask]:
             # workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold: every
             # megabyte-sized numpy temporary of the emulation is then a fresh mmap with page faults, and generation ran
             # 2.3x slower on a worker than in this process (measured). Our tasks free their memory at the end anyway.
+            # Workers load this module first (dask_setup below), so a Ctrl-C reaches only this process, which
+            # then shuts them down: no worker tracebacks.
             with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                 cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=None, silence_logs=40, preload=[__name__])
             client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise L1adError(f"Dask scheduler {execution.scheduler or 'LocalCluster'}: {first_line(exc)}") from None
     try:
         yield _Dask(client, owns_workers=cluster is not None)
+    except KeyboardInterrupt:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # workers cut off mid-task: expected, not news
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def dask_setup(worker) -> None:
+    """Run in every local worker process at start (Dask preload): ignore SIGINT, which a Ctrl-C sends to the whole
+    process group; the main process handles it and closes the cluster."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

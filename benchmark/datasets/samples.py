@@ -55,7 +55,15 @@ def write_sample(path: Path, sample: Sample) -> None:
 
 
 def load_sample(path: str | Path) -> Sample:
-    """Read one sample file (ours or a public ADC2021 file), checking layout and values."""
+    """Read one sample file (ours or a public ADC2021 file), checking layout, types and values.
+
+    Raises
+    ------
+    DataFileError
+        For a missing, empty, truncated or non-HDF5 file, a missing or mistyped dataset, wrong shapes, non-float or
+        complex trigger objects, NaN/Inf, negative pT, or ``Particles_Names`` other than ADC2021's; the message names
+        the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such data file")
@@ -65,34 +73,58 @@ def load_sample(path: str | Path) -> Sample:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise DataFileError(f"{path}: not a readable HDF5 file ({first_line(exc)})") from None
-    with f:
-        if "Particles" not in f:
-            raise DataFileError(f"{path}: missing dataset 'Particles' (keys: {', '.join(sorted(f.keys())) or 'none'})")
-        try:
-            particles = np.asarray(f["Particles"][...], dtype=np.float32)
-            regions = np.asarray(f["Regions"][...]) if "Regions" in f else None
-            event_ids = np.asarray(f["EvtId"][...]) if "EvtId" in f else None
-            processes = np.asarray(f["Process"][...]) if "Process" in f else None
-        except OSError as exc:
-            raise DataFileError(f"{path}: file is truncated or corrupt ({first_line(exc)})") from None
-        metadata = {k: _attr(v) for k, v in f.attrs.items()}
-    if particles.ndim != 3 or particles.shape[1:] != (N_OBJECTS, 4):
-        raise DataFileError(f"{path}: 'Particles' has shape {particles.shape}, expected (N, {N_OBJECTS}, 4)")
+    try:
+        with f:
+            particles = _dataset(f, path, "Particles", "f", (None, N_OBJECTS, 4))
+            regions = _dataset(f, path, "Regions", "uif", (len(particles), N_REGION_PHI, N_REGION_ETA), required=False)
+            event_ids = _dataset(f, path, "EvtId", "ui", (len(particles),), required=False)
+            processes = _dataset(f, path, "Process", "ui", (len(particles),), required=False)
+            names = _dataset(f, path, "Particles_Names", "SUO", (4,), required=False)
+            metadata = {k: _attr(v) for k, v in f.attrs.items()}
+    except (OSError, TypeError, ValueError, KeyError) as exc:  # h5py's errors for damaged files and odd attributes
+        raise DataFileError(f"{path}: file is truncated or corrupt ({first_line(exc)})") from None
+    if names is None or [_text(n) for n in names] != list(PARTICLE_NAMES):
+        found = "missing" if names is None else [_text(n) for n in names]
+        raise DataFileError(f"{path}: 'Particles_Names' is {found}, expected {list(PARTICLE_NAMES)} (the ADC2021 layout)")
+    particles = particles.astype(np.float32, copy=False)
     if len(particles) == 0:
         raise DataFileError(f"{path}: 'Particles' holds no events")
     if not np.isfinite(particles).all():
         bad = int((~np.isfinite(particles)).any(axis=(1, 2)).sum())
         raise DataFileError(f"{path}: 'Particles' has NaN or Inf values in {bad} events")
-    if regions is not None and regions.shape != (len(particles), N_REGION_PHI, N_REGION_ETA):
-        raise DataFileError(
-            f"{path}: 'Regions' has shape {regions.shape}, expected ({len(particles)}, {N_REGION_PHI}, {N_REGION_ETA})"
-        )
+    if (particles[:, :, 0] < 0).any():
+        bad = int((particles[:, :, 0] < 0).any(axis=1).sum())
+        raise DataFileError(f"{path}: 'Particles' has negative pT in {bad} events")
+    if regions is not None and (not np.isfinite(regions).all() or (regions < 0).any()):
+        raise DataFileError(f"{path}: 'Regions' has negative, NaN or Inf energies")
     name = str(metadata.pop("sample", path.stem))
-    for key, values in (("EvtId", event_ids), ("Process", processes)):
-        if values is not None and values.shape != (len(particles),):
-            raise DataFileError(f"{path}: {key!r} has shape {values.shape}, expected ({len(particles)},)")
     return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path, event_ids=event_ids,
                   processes=processes)
+
+
+def _dataset(f: h5py.File, path: Path, key: str, kinds: str, shape: tuple, *, required: bool = True):
+    """The array stored as ``key``: an HDF5 dataset of a dtype kind in ``kinds`` and ``shape`` (None: any length);
+    None if absent and not ``required``. Shape and type are checked before anything is read."""
+    if key not in f:
+        if required:
+            raise DataFileError(f"{path}: missing dataset {key!r} (keys: {', '.join(sorted(f.keys())) or 'none'})")
+        return None
+    item = f[key]
+    if not isinstance(item, h5py.Dataset):
+        raise DataFileError(f"{path}: {key!r} is an HDF5 {type(item).__name__.lower()}, not a dataset")
+    if item.dtype.kind not in kinds:
+        raise DataFileError(f"{path}: {key!r} has type {item.dtype}, expected {_KINDS[kinds]}")
+    if len(item.shape) != len(shape) or any(want is not None and got != want for got, want in zip(item.shape, shape, strict=True)):
+        expected = ", ".join("N" if want is None else str(want) for want in shape)
+        raise DataFileError(f"{path}: {key!r} has shape {item.shape}, expected ({expected})")
+    return np.asarray(item[...])
+
+
+_KINDS = {"f": "floating point", "ui": "integers", "uif": "real numbers", "SUO": "strings"}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _attr(value):

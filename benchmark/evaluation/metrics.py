@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from l1ad.benchmark.statistics import clopper_pearson
 
@@ -141,6 +140,8 @@ def efficiency_at_fpr(
 
 
 def roc_auc(background_scores: np.ndarray, signal_scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score  # imported when used: a second of start-up otherwise
+
     bkg = _scores(background_scores, "background")
     sig = _scores(signal_scores, "signal")
     labels = np.concatenate((np.zeros(len(bkg)), np.ones(len(sig))))

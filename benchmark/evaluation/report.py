@@ -19,8 +19,7 @@ from typing import Literal
 
 import h5py
 import numpy as np
-import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from l1ad.benchmark.datasets.manifest import DatasetRef
 from l1ad.benchmark.evaluation.metrics import efficiency_at_fpr, efficiency_at_rate, roc_auc
@@ -79,9 +78,16 @@ class MetricsReport(StrictModel):
     dataset: DatasetRef
     source: str = SOURCE
     headline: str = Field(description="id of the working point printed, checked in firmware and ranked")
+    trained_on: str | None = Field(None, description="digest of the dataset the model was trained on")
     rows: list[MetricRow] = Field(min_length=1)
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _headline_is_measured(self) -> MetricsReport:
+        if not self.at(self.headline):
+            raise ValueError(f"no rows at the headline working point {self.headline!r}")
+        return self
 
     def at(self, working_point: str) -> list[MetricRow]:
         """The rows of one working point (by id), one per signal."""
@@ -91,8 +97,11 @@ class MetricsReport(StrictModel):
         """Working point id -> score threshold (the same for every signal)."""
         return {r.working_point: r.threshold for r in self.rows}
 
-    def table(self) -> pd.DataFrame:
-        """The rows as a flat table with the model and dataset on every row (``metrics.csv``, the bench tables)."""
+    def table(self):
+        """The rows as a flat pandas table with the model and dataset on every row (``metrics.csv``, the bench
+        tables)."""
+        import pandas as pd  # imported when used: most commands never build a table
+
         identity = {"model": self.model, "dataset": self.dataset.name, "dataset_version": self.dataset.version,
                     "dataset_digest": self.dataset.digest}
         return pd.DataFrame([{**identity, **row.model_dump(), "source": self.source} for row in self.rows])
@@ -100,7 +109,7 @@ class MetricsReport(StrictModel):
 
 def evaluate_scores(
     scores: dict[str, np.ndarray], signals: list[str], cfg: EvaluationConfig, *, model: str, dataset: DatasetRef,
-    seed: int = 0, background: str = BACKGROUND_TEST,
+    seed: int = 0, background: str = BACKGROUND_TEST, trained_on: str | None = None,
 ) -> MetricsReport:
     """Efficiencies at every working point, ROC AUCs and background rates from the test samples' scores.
 
@@ -114,6 +123,8 @@ def evaluate_scores(
         Working points, confidence level, bootstrap size.
     model, dataset
         What was evaluated on what, recorded in the report.
+    trained_on
+        Digest of the model's training dataset, recorded so that a model evaluated elsewhere is recognised.
     seed
         Seed of the bootstrap over the threshold.
 
@@ -144,7 +155,8 @@ def evaluate_scores(
                 measurable=wp.measurable, note=wp.note, roc_auc=auc,
                 enhancement=wp.efficiency / wp.background_fpr if wp.background_fpr > 0 else None,
             ))
-    return MetricsReport(model=model, dataset=dataset, headline=headline(cfg, dataset.zero_bias).id, rows=rows)
+    return MetricsReport(model=model, dataset=dataset, headline=headline(cfg, dataset.zero_bias).id,
+                         trained_on=trained_on, rows=rows)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ reading the typed JSON files stages hand to each other."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,10 @@ M = TypeVar("M", bound=BaseModel)
 
 @contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes without an error."""
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes without an error
+    (an interrupt included). The temporary name is unique, so concurrent writers never share one."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield tmp
     except BaseException:
@@ -33,6 +36,20 @@ def replacing(path: str | Path) -> Iterator[Path]:
 def write_text_atomic(path: str | Path, text: str) -> None:
     with replacing(path) as tmp:
         tmp.write_text(text)
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """An exclusive inter-process lock held while the block runs (``fcntl.flock`` on ``path``, created if needed):
+    read-modify-write of a shared file under it cannot lose another process's update."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str | None = None,
@@ -49,7 +66,7 @@ def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str
         raise error(f"{path}: no such {what} file")
     try:
         data = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise error(f"{path}: corrupt {what} ({first_line(exc)})") from None
     except OSError as exc:
         raise error(f"{path}: unreadable {what} ({first_line(exc)})") from None
@@ -57,9 +74,12 @@ def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str
 
 
 def validate_model(data: object, model: type[M], context: str, *, error: type[L1adError] = StageOutputError) -> M:
-    """``model.model_validate(data)`` with a one-line error starting with ``context``."""
+    """``model.model_validate(data)`` of parsed JSON, with a one-line error starting with ``context``.
+
+    Validation is in pydantic's JSON mode (arrays are accepted for tuples), as strict as for a JSON document.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(json.dumps(data))
     except ValidationError as exc:
         raise error(f"{context} ({describe_validation_error(exc)})") from None
 

@@ -12,16 +12,25 @@ import sys
 from l1ad import __version__
 from l1ad.cli import bench, config, data, stages
 from l1ad.errors import L1adError
+from l1ad.progress import QUIET
 
 GROUPS = (data, stages, bench, config)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line too, like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"l1ad: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="l1ad",
         description="l1ad-bench: anomaly-detection triggers from data to firmware to leaderboard.",
     )
     parser.add_argument("--version", action="version", version=f"l1ad-bench {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.add_parsers(sub)
@@ -32,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up messages (CUDA plugins absent on a CPU-only machine) are not for users.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        os.environ[QUIET] = "1"
     try:
         return args.handler(args) or 0
     except L1adError as exc:

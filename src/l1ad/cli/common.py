@@ -16,9 +16,20 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, generates: bool = Fals
     parser.add_argument("--dataset", default=None, help="use this standard dataset instead of the config's (e.g. zb)")
     parser.add_argument("--size", default=None, choices=SIZES, help="size of the standard dataset")
     if generates:
-        parser.add_argument("--workers", type=int, default=None,
+        parser.add_argument("--workers", type=_workers, default=None,
                             help="local Dask worker processes for generation (default: one per core; 0: no Dask)")
         parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (e.g. tcp://host:8786)")
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a whole number from 0 (in this process) to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must lie between 0 (no Dask) and 256, got {value}")
+    return value
 
 
 def run_context(args: argparse.Namespace):

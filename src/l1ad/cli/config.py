@@ -13,7 +13,15 @@ def add_parsers(sub) -> None:
 def run(args) -> int:
     import yaml
 
-    from l1ad.config import load_config
+    from l1ad.config import MODELS, load_config
 
-    print(yaml.safe_dump(load_config(args.config).model_dump(), sort_keys=False), end="")
+    cfg = load_config(args.config).model_dump()
+    for model in (cfg["model"], *cfg["bench"]):
+        if MODELS[model["name"]].family != "keras":  # settings of networks mean nothing to a scikit-learn model
+            for key in NETWORK_ONLY:
+                model.pop(key)
+    print(yaml.safe_dump(cfg, sort_keys=False), end="")
     return 0
+
+
+NETWORK_ONLY = ("encoder_units", "latent_dim", "quantization")

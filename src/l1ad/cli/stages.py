@@ -20,6 +20,9 @@ def add_parsers(sub) -> None:
     for name, text in COMMANDS.items():
         stage = sub.add_parser(name, help=text, description=text)
         add_run_arguments(stage, generates=name == "run")
+        if name == "evaluate":
+            stage.add_argument("--other-dataset", action="store_true",
+                               help="evaluate a model trained on another dataset (the result stays off the leaderboard)")
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
         stage.set_defaults(handler=run)
@@ -32,7 +35,7 @@ def run(args) -> int:
     if args.command == "train":
         stages.train(ctx, stages.open_dataset(ctx))
     elif args.command == "evaluate":
-        stages.evaluate(ctx, stages.open_dataset(ctx), stages.open_detector(ctx))
+        stages.evaluate(ctx, stages.open_dataset(ctx), stages.open_detector(ctx), other_dataset=args.other_dataset)
     elif args.command == "firmware":
         stages.firmware(ctx, stages.open_detector(ctx), stages.open_evaluation(ctx))
     elif args.command == "leaderboard":

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from l1ad.config.base import StrictModel
+from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.processes import JET_DOMAINS, PROCESSES
 from l1ad.errors import ConfigError, describe_validation_error
 
@@ -83,7 +83,7 @@ def _check_process(name: str, what: str) -> None:
 
 
 class DatasetConfig(StrictModel):
-    name: str = "zb"
+    name: str = Field("zb", pattern=SAFE_NAME)
     version: str = "0.1"
     size: str = Field("custom", description="the named size this config was resolved from")
     sqrt_s_tev: float = Field(13.6, gt=0)
@@ -189,7 +189,7 @@ class ResimulationSizes(StrictModel):
 class JetsDatasetConfig(StrictModel):
     """Boosted jets for taggers (q, g, W, Z, t) in two simulation domains, plus re-simulated copies."""
 
-    name: str = "jets"
+    name: str = Field("jets", pattern=SAFE_NAME)
     version: str = "0.1"
     size: str = "custom"
     sqrt_s_tev: float = Field(13.6, gt=0)

@@ -11,15 +11,15 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from l1ad.config.base import StrictModel
+from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.datasets import DatasetConfig, JetsDatasetDefinition, dataset_definition
 from l1ad.config.models import MODELS
-from l1ad.errors import ConfigError, describe_validation_error, one_line
+from l1ad.config.reading import parse_yaml, read_text_file
+from l1ad.errors import ConfigError, describe_validation_error
 
 
 class QuantizationConfig(StrictModel):
@@ -31,13 +31,20 @@ class QuantizationConfig(StrictModel):
     input_integer_bits: int = Field(7, ge=0)
 
 
+# Limits checked before anything is built: far above any trigger network, far below what would exhaust memory.
+MAX_LAYER_UNITS = 4096
+MAX_ENCODER_LAYERS = 16
+MAX_DENSE_WEIGHTS = 20_000_000
+
+
 class ModelConfig(StrictModel):
     name: str = "dense_ae"
     label: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9_.-]+$", description="names this variant's outputs and table rows; default: name"
+        None, pattern=SAFE_NAME, description="names this variant's outputs and table rows; default: name"
     )
-    encoder_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
-    latent_dim: int = Field(3, gt=0)
+    encoder_units: list[Annotated[int, Field(gt=0, le=MAX_LAYER_UNITS)]] = Field(
+        default_factory=lambda: [32, 16], min_length=1, max_length=MAX_ENCODER_LAYERS)
+    latent_dim: int = Field(3, gt=0, le=MAX_LAYER_UNITS)
     quantization: QuantizationConfig | None = Field(
         QuantizationConfig(), description="QKeras fixed-point settings; null: the same network in float"
     )
@@ -59,6 +66,17 @@ class ModelConfig(StrictModel):
         for key, allowed in MODELS[self.name].choices.items():
             if key in self.params and self.params[key] not in allowed:
                 raise ValueError(f"model {self.name!r}: {key} must be one of {', '.join(allowed)}, got {self.params[key]!r}")
+        for key, default in MODELS[self.name].params.items():
+            value = self.params.get(key, default)
+            if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
+                raise ValueError(f"model {self.name!r}: {key} must be a {type(default).__name__}, got {value!r}")
+            if isinstance(value, int | float) and not 0 < value <= 1e7:
+                raise ValueError(f"model {self.name!r}: {key} must lie in (0, 1e7], got {value!r}")
+        sizes = [57, *self.encoder_units, self.latent_dim]
+        weights = 2 * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))  # encoder and mirrored decoder
+        if weights > MAX_DENSE_WEIGHTS:
+            raise ValueError(f"encoder_units {self.encoder_units} with latent_dim {self.latent_dim} make about "
+                             f"{weights:.2e} weights, above the limit of {MAX_DENSE_WEIGHTS:.0e}")
         return self
 
     @property
@@ -90,10 +108,10 @@ class PruningConfig(StrictModel):
 
 
 class TrainingConfig(StrictModel):
-    epochs: int = Field(30, gt=0)
-    batch_size: int = Field(512, gt=0)
-    learning_rate: float = Field(3e-3, gt=0)
-    early_stopping_patience: int = Field(5, ge=1)
+    epochs: int = Field(30, gt=0, le=10_000)
+    batch_size: int = Field(512, gt=0, le=1_000_000)
+    learning_rate: float = Field(3e-3, gt=0, le=10)
+    early_stopping_patience: int = Field(5, ge=1, le=10_000)
     pruning: PruningConfig | None = Field(None, description="prune weights while training (Keras models); null: dense")
 
 
@@ -109,7 +127,7 @@ class EvaluationConfig(StrictModel):
     )
     collision_rate_mhz: float = Field(28.61, gt=0, description="effective filled-bunch crossing rate")
     confidence_level: float = Field(0.6827, gt=0, lt=1)
-    bootstrap_samples: int = Field(200, ge=0)
+    bootstrap_samples: int = Field(200, ge=0, le=10_000)
     min_background_accepted: int = Field(
         10, ge=1, description="background events above threshold needed to call a working point measurable"
     )
@@ -128,6 +146,19 @@ class EvaluationConfig(StrictModel):
             raise ValueError("false-positive rates must lie between 0 and 1")
         return fprs
 
+    @model_validator(mode="after")
+    def _rates_below_collision_rate(self) -> EvaluationConfig:
+        to_khz = self.collision_rate_mhz * 1e3
+        too_high = [r for r in (*self.rates_khz, self.leaderboard_rate_khz) if r >= to_khz]
+        if too_high:
+            raise ValueError(f"a trigger rate of {too_high[0]:g} kHz is not below the collision rate of "
+                             f"{self.collision_rate_mhz:g} MHz")
+        return self
+
+
+# hls4ml precision strings: ap_fixed<W,I> / ap_ufixed<W,I> (optionally with rounding and saturation modes) or ap_int<W>
+PRECISION = r"^(ap_u?fixed<\s*\d{1,3}\s*,\s*-?\d{1,3}\s*(,\s*AP_[A-Z_]+\s*){0,2}>|ap_u?int<\s*\d{1,3}\s*>)$"
+
 
 class FirmwareConfig(StrictModel):
     backend: Literal["Vitis", "Vivado"] = "Vitis"
@@ -135,16 +166,18 @@ class FirmwareConfig(StrictModel):
     strategy: Literal["Latency", "Resource"] = "Latency"
     part: str = "xcvu9p-flga2104-2L-e"
     clock_period_ns: float = Field(2.5, gt=0)
-    default_precision: str = Field("ap_fixed<24,12>", description="for layers whose precision hls4ml cannot infer")
-    reuse_factor: int = Field(1, ge=1)
-    layer_precision: dict[str, str] = Field(
+    default_precision: str = Field("ap_fixed<24,12>", pattern=PRECISION,
+                                   description="for layers whose precision hls4ml cannot infer")
+    reuse_factor: int = Field(1, ge=1, le=4096)
+    layer_precision: dict[str, Annotated[str, Field(pattern=PRECISION)]] = Field(
         default_factory=dict, description="layer name -> ap_fixed type for its accumulator and result (overrides 'auto')"
     )
 
 
 class LeaderboardConfig(StrictModel):
     directory: str | None = Field("leaderboards", description="relative to the working directory; null: <output_dir>/leaderboards")
-    submitter: str = "l1ad-bench baseline"
+    submitter: str = Field("l1ad-bench baseline", min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$",
+                           description="shown on the leaderboard (one line; escaped when rendered)")
 
 
 class RunConfig(StrictModel):
@@ -189,10 +222,7 @@ def load_config(
     as just ``{name: zb, size: default}``, a reference to a standard dataset.
     """
     text, source = _read_config_text(str(name_or_path))
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {source}: not valid YAML ({one_line(str(exc))})") from None
+    raw = parse_yaml(text, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"config {source}: expected a mapping of settings at the top level")
     if output_dir is not None:
@@ -219,4 +249,4 @@ def _read_config_text(name_or_path: str) -> tuple[str, str]:
         raise ConfigError(
             f"config {name_or_path!r}: no such file, and not a shipped config ({', '.join(shipped_configs())})"
         )
-    return path.read_text(), str(path)
+    return read_text_file(path, str(path)), str(path)

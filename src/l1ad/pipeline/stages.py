@@ -16,6 +16,7 @@ from l1ad import __version__
 from l1ad.benchmark.datasets.build import build_dataset
 from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
 from l1ad.benchmark.datasets.jets import build_jets_dataset
+from l1ad.benchmark.datasets.manifest import MANIFEST
 from l1ad.benchmark.evaluation.report import (
     BACKGROUND_TEST,
     NETWORK_INPUTS,
@@ -27,7 +28,7 @@ from l1ad.benchmark.evaluation.report import (
     write_evaluation,
 )
 from l1ad.config import JetsDatasetConfig
-from l1ad.errors import MissingStageOutput, NotConvertibleError, StageOutputError
+from l1ad.errors import ConfigError, MissingStageOutput, NotConvertibleError, StageOutputError
 from l1ad.files import write_json_model
 from l1ad.firmware.hls import check_agreement, not_convertible_report
 from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
@@ -96,6 +97,8 @@ def _log_dataset(ctx: RunContext, dataset: Dataset, config: dict, count: str) ->
 
 def open_dataset(ctx: RunContext) -> Dataset:
     """The run's dataset as the data stage wrote it."""
+    if not (ctx.paths.dataset / MANIFEST).is_file():
+        raise MissingStageOutput(ctx.paths.dataset / MANIFEST, "dataset", "l1ad data generate")
     dataset = load_dataset(ctx.paths.dataset)
     if not isinstance(dataset, Dataset) or dataset.manifest.kind != "events":
         raise StageOutputError(f"{ctx.paths.dataset}: not a trigger-object dataset; run 'l1ad data generate' first")
@@ -160,7 +163,7 @@ def open_detector(ctx: RunContext) -> Detector:
 
 
 # -- evaluate -----------------------------------------------------------------------------------------------------
-def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluation:
+def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector, *, other_dataset: bool = False) -> Evaluation:
     """Score the test samples, compute efficiencies at every working point and write ``<output>/evaluation/<label>``.
 
     For a detector with a trigger network, the network inputs of every test event are kept too: the firmware stage
@@ -172,6 +175,8 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluatio
         The run (working points, confidence level, bootstrap).
     dataset, detector
         The data and train stages' results.
+    other_dataset
+        Evaluate even if the model was trained on another dataset (the result is then kept off the leaderboard).
 
     Returns
     -------
@@ -180,12 +185,19 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluatio
 
     Raises
     ------
+    ConfigError
+        If the model was trained on another dataset (digest) and ``other_dataset`` is not set.
     DivergedModelError
         If the model returns NaN or Inf scores.
     """
     import mlflow
 
     cfg = ctx.cfg
+    trained_on = detector.provenance.get("dataset_digest")
+    if trained_on != dataset.digest and not other_dataset:
+        raise ConfigError(f"model {cfg.model.run_label!r} in {ctx.paths.model} was trained on dataset {trained_on}, "
+                          f"not on {dataset.digest} in {dataset.directory}; retrain it ('l1ad train') or pass "
+                          "--other-dataset (the result is then kept off the leaderboard)")
     samples = [BACKGROUND_TEST, *dataset.signal_names]
     with ctx.stage_run("evaluate"):
         events = {name: detector.inputs_of(dataset.sample(name)) for name in samples}
@@ -196,7 +208,7 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector) -> Evaluatio
         except NotConvertibleError:
             network_inputs = None
         report = evaluate_scores(scores, dataset.signal_names, cfg.evaluation, model=cfg.model.run_label,
-                                 dataset=dataset.ref, seed=cfg.seed)
+                                 dataset=dataset.ref, seed=cfg.seed, trained_on=trained_on)
         evaluation = Evaluation(report=report, scores=scores, network_inputs=network_inputs)
         write_evaluation(ctx.paths.evaluation, evaluation, cfg.evaluation, dataset.signal_names)
         mlflow.log_params(flatten_params({"evaluation": cfg.evaluation.model_dump(), "dataset.digest": dataset.digest}))
