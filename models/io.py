@@ -90,7 +90,7 @@ def read_json(path: Path, what: str) -> dict:
         raise ModelFileError(f"{path}: missing {what} file")
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: corrupt {what} ({first_line(exc)})") from None
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: {what} must be a JSON object")
@@ -111,13 +111,9 @@ def read_card(directory: str | Path) -> ModelCard:
     path = Path(directory) / META
     if not path.is_file():
         raise ModelFileError(f"{Path(directory)}: no trained model; run 'l1ad train' first")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: corrupt model metadata ({first_line(exc)})") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        found = raw.get("format") if isinstance(raw, dict) else None
-        raise ModelFileError(f"{path}: unsupported model format {found!r}, expected {FORMAT!r}")
+    raw = read_json(path, "model metadata")
+    if raw.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: unsupported model format {raw.get('format')!r}, expected {FORMAT!r}")
     card = validate_model(raw, ModelCard, f"{path}: invalid model metadata", error=ModelFileError)
     if MODELS[card.model.name].family != card.family:
         raise ModelFileError(f"{path}: model {card.model.name!r} is not of family {card.family!r}")

@@ -1,6 +1,7 @@
 """The ``l1ad`` command: one module per command group, each only parsing arguments and calling the library.
 
-Problems with the user's input end as one line ``l1ad: error: ...`` on stderr and exit status 2.
+Problems with the user's input end as one line ``l1ad: error: ...`` on stderr and exit status 2. Handlers import the
+library when they run, so ``l1ad --help`` does not wait for MLflow, h5py or awkward to load.
 """
 
 from __future__ import annotations
