@@ -56,6 +56,13 @@ def inspect_path(args) -> int:
         samples = [loaded.sample(name) for name in loaded.manifest.samples]
     else:
         samples = [loaded]
+    _print_samples(samples)
+    if isinstance(loaded, Dataset) and loaded.zero_bias:
+        _print_menu(loaded.background("test"))
+    return 0
+
+
+def _print_samples(samples) -> None:
     print(f"{'sample':<22}{'events':>9}{'<MET>':>8}{'<n e/g>':>9}{'<n mu>':>8}{'<n jet>':>9}  regions")
     for sample in samples:
         p = sample.particles
@@ -63,4 +70,17 @@ def inspect_path(args) -> int:
         print(f"{sample.name:<22}{len(sample):>9}{p[:, 0, 0].mean():>8.1f}{present[:, 1:5].sum(1).mean():>9.2f}"
               f"{present[:, 5:9].sum(1).mean():>8.2f}{present[:, 9:].sum(1).mean():>9.2f}  "
               f"{'yes' if sample.regions is not None else 'no'}")
-    return 0
+
+
+def _print_menu(background) -> None:
+    """Rates of the reference L1 menu on the zero-bias test background (this emulation's objects)."""
+    from l1ad.benchmark.evaluation.metrics import DEFAULT_COLLISION_RATE_MHZ
+    from l1ad.benchmark.trigger.menu import menu_rates
+    from l1ad.config.menu import MenuConfig
+
+    rates = menu_rates(background.particles, MenuConfig(), DEFAULT_COLLISION_RATE_MHZ)
+    print(f"\nreference L1 menu on {background.name} ({len(background)} zero-bias crossings, "
+          f"{DEFAULT_COLLISION_RATE_MHZ:g} MHz; measured, 68 % Clopper-Pearson):")
+    for r in rates:
+        print(f"  {r.seed:<22}{r.n_accepted:>8} events  {r.rate_khz:>9.2f} kHz  "
+              f"[{r.rate_interval_khz[0]:.2f}, {r.rate_interval_khz[1]:.2f}]")
