@@ -179,8 +179,3 @@ def check_events(data, event_shape: tuple[int, ...], kind: str, what: str, dtype
 
 def check_particles(particles, what: str) -> None:
     check_events(particles, (N_OBJECTS, 4), "trigger objects", what)
-
-
-def score_dataset(detector: Detector, dataset, samples: list[str]) -> dict[str, np.ndarray]:
-    """Anomaly scores of the named samples of a dataset, read one sample at a time."""
-    return {name: detector.score_samples(detector.inputs_of(dataset.sample(name))) for name in samples}

@@ -1,4 +1,4 @@
-"""Escaping text that came from users or files before it is rendered into Markdown or HTML."""
+"""Escaping text that came from users or files before it is rendered into Markdown (HTML in it included)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,3 @@ def markdown_cell(text: object) -> str:
     name can neither add a row or column nor inject markup or links."""
     one_line = " ".join(str(text).split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=True))
-
-
-def html_text(text: object) -> str:
-    """``text`` safe as HTML element content or attribute value."""
-    return html.escape(str(text), quote=True)
