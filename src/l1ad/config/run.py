@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.datasets import DatasetConfig, JetsDatasetDefinition, dataset_definition
+from l1ad.config.menu import MenuConfig
 from l1ad.config.models import MODELS
 from l1ad.config.reading import parse_yaml, read_text_file
 from l1ad.errors import ConfigError, describe_validation_error
@@ -130,6 +131,10 @@ class EvaluationConfig(StrictModel):
     bootstrap_samples: int = Field(200, ge=0, le=10_000)
     min_background_accepted: int = Field(
         10, ge=1, description="background events above threshold needed to call a working point measurable"
+    )
+    menu: MenuConfig = Field(
+        MenuConfig(), description="the Level-1 menu the pure efficiencies and unique rates are counted beyond "
+        "(events it accepts are not the anomaly trigger's own); default: the reference menu"
     )
 
     @field_validator("rates_khz")
