@@ -110,7 +110,8 @@ def test_preselected_background_gives_fpr_working_points_without_rates(tmp_path)
     rng = np.random.default_rng(0)
     scores = {"background_test": rng.normal(size=20000), "sig": rng.normal(2.0, size=500)}
     cfg = EvaluationConfig(fprs=[1e-3, 1e-2], leaderboard_fpr=1e-3)
-    report = evaluate_scores(scores, ["sig"], cfg, model="m",
+    menu_accepts = {name: np.zeros(len(s), dtype=bool) for name, s in scores.items()}  # a menu accepting nothing
+    report = evaluate_scores(scores, ["sig"], cfg, model="m", menu_accepts=menu_accepts,
                              dataset=DatasetRef(name="adc", version="0.1", digest="x", zero_bias=False))
     table = report.table()
     assert table.working_point.tolist() == ["fpr_1e-05", "fpr_1e-03", "fpr_1e-02"]
@@ -121,4 +122,6 @@ def test_preselected_background_gives_fpr_working_points_without_rates(tmp_path)
     assert row.background_fpr == pytest.approx(0.01, abs=1e-4)
     assert row.background_fpr_lo < row.background_fpr < row.background_fpr_hi
     assert row.enhancement == pytest.approx(row.efficiency / row.background_fpr)
+    assert row.pure_efficiency == row.efficiency and row.unique_background_fpr == row.background_fpr
+    assert table.unique_rate_khz.isna().all() and table.menu_rate_khz.isna().all()
     assert not table.set_index("working_point").loc["fpr_1e-05"].measurable

@@ -5,6 +5,10 @@ the trigger rate is the accepted fraction of (unbiased, zero-bias) background ev
 pre-selected background (ADC2021-like) only the accepted fraction, the false-positive rate (FPR), is meaningful.
 Intervals are Clopper-Pearson (exact binomial) at the requested confidence level; the bootstrap resamples the
 background to show how much the threshold choice itself moves the efficiency.
+
+Beside a reference Level-1 menu, an anomaly trigger's own contribution is what the menu does not already accept: its
+"pure" efficiency on a signal and its unique rate on the background (events accepted by the anomaly trigger and by no
+menu seed), as CMS reports for its anomaly-detection triggers.
 """
 
 from __future__ import annotations
@@ -38,6 +42,36 @@ class WorkingPoint:
     confidence_level: float
     measurable: bool  # enough background above threshold to pin down the rate
     note: str
+
+
+@dataclass(frozen=True)
+class BeyondMenu:
+    """An anomaly trigger at one threshold beside a reference menu, on one sample."""
+
+    n_events: int
+    n_menu_accepted: int  # accepted by the menu (any seed)
+    menu_fraction: float
+    n_unique: int  # accepted by the anomaly trigger (score > threshold) and rejected by the menu
+    unique_fraction: float  # the pure efficiency on a signal, the unique accepted fraction on the background
+    unique_fraction_interval: tuple[float, float]
+
+
+def beyond_menu(scores: np.ndarray, threshold: float, menu_accepts: np.ndarray, *,
+                confidence_level: float = 0.6827) -> BeyondMenu:
+    """Events the anomaly trigger accepts (score > threshold) that the menu rejects, with a Clopper-Pearson interval.
+
+    ``menu_accepts`` is the menu's decision per event, in the order of ``scores``.
+    """
+    s = _scores(scores, "anomaly")
+    menu = np.asarray(menu_accepts)
+    if menu.dtype != np.bool_ or menu.shape != s.shape:
+        raise ValueError(f"menu decisions must be one boolean per scored event ({len(s)}), "
+                         f"got {menu.dtype} of shape {menu.shape}")
+    n_menu = int(menu.sum())
+    n_unique = int(((s > threshold) & ~menu).sum())
+    return BeyondMenu(n_events=len(s), n_menu_accepted=n_menu, menu_fraction=n_menu / len(s), n_unique=n_unique,
+                      unique_fraction=n_unique / len(s),
+                      unique_fraction_interval=clopper_pearson(n_unique, len(s), confidence_level))
 
 
 def threshold_for_fpr(background_scores: np.ndarray, fpr: float) -> float:

@@ -53,11 +53,15 @@ def locked(path: str | Path) -> Iterator[None]:
 
 
 def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str | None = None,
-                    error: type[L1adError] = StageOutputError) -> M:
+                    error: type[L1adError] = StageOutputError, schema: str | None = None,
+                    regenerate: str = "write it again") -> M:
     """Read and validate a JSON file written by a stage; every problem is one line naming the file.
 
     ``what`` names the file's role in messages ("metrics", "firmware report"); ``missing`` is the command that writes
     the file, for the message when it does not exist; ``error`` is the exception type raised for a bad file.
+    ``schema`` is the version tag the file must carry (``l1ad-metrics/2``): a file of another version of the same
+    family is refused with one line saying so and ``regenerate`` (how to write it again), not with the field-level
+    complaints its older layout would raise.
     """
     path = Path(path)
     if not path.is_file():
@@ -70,6 +74,11 @@ def read_json_model(path: str | Path, model: type[M], what: str, *, missing: str
         raise error(f"{path}: corrupt {what} ({first_line(exc)})") from None
     except OSError as exc:
         raise error(f"{path}: unreadable {what} ({first_line(exc)})") from None
+    if schema is not None:
+        found = data.get("schema") if isinstance(data, dict) else None
+        family = schema.rsplit("/", 1)[0] + "/"
+        if isinstance(found, str) and found != schema and found.startswith(family):
+            raise error(f"{path}: {what} of schema {found[:40]!r}, this version of l1ad reads {schema}; {regenerate}")
     return validate_model(data, model, f"{path}: invalid {what}", error=error)
 
 

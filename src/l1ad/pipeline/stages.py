@@ -27,6 +27,7 @@ from l1ad.benchmark.evaluation.report import (
     read_metrics,
     write_evaluation,
 )
+from l1ad.benchmark.trigger.menu import menu_decisions
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import ConfigError, MissingStageOutput, NotConvertibleError, StageOutputError
 from l1ad.files import write_json_model
@@ -166,8 +167,10 @@ def open_detector(ctx: RunContext) -> Detector:
 def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector, *, other_dataset: bool = False) -> Evaluation:
     """Score the test samples, compute efficiencies at every working point and write ``<output>/evaluation/<label>``.
 
-    For a detector with a trigger network, the network inputs of every test event are kept too: the firmware stage
-    emulates the firmware on exactly those values.
+    Beside each efficiency goes the pure efficiency (accepted and not by the config's reference menu, decided on the
+    samples' stored trigger objects) and, on the background, the unique rate beyond the menu. For a detector with a
+    trigger network, the network inputs of every test event are kept too: the firmware stage emulates the firmware on
+    exactly those values.
 
     Parameters
     ----------
@@ -200,7 +203,11 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector, *, other_dat
                           "--other-dataset (the result is then kept off the leaderboard)")
     samples = [BACKGROUND_TEST, *dataset.signal_names]
     with ctx.stage_run("evaluate"):
-        events = {name: detector.inputs_of(dataset.sample(name)) for name in samples}
+        events, menu_accepts = {}, {}
+        for name in samples:  # one sample in memory at a time: its model inputs and menu decisions are kept
+            sample = dataset.sample(name)
+            events[name] = detector.inputs_of(sample)
+            menu_accepts[name] = menu_decisions(sample.particles, cfg.evaluation.menu)["menu"]
         scores = {name: detector.score_samples(x) for name, x in events.items()}
         try:
             detector.trigger_network()
@@ -208,18 +215,35 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector, *, other_dat
         except NotConvertibleError:
             network_inputs = None
         report = evaluate_scores(scores, dataset.signal_names, cfg.evaluation, model=cfg.model.run_label,
-                                 dataset=dataset.ref, seed=cfg.seed, trained_on=trained_on)
+                                 dataset=dataset.ref, menu_accepts=menu_accepts, seed=cfg.seed, trained_on=trained_on)
         evaluation = Evaluation(report=report, scores=scores, network_inputs=network_inputs)
         write_evaluation(ctx.paths.evaluation, evaluation, cfg.evaluation, dataset.signal_names)
-        mlflow.log_params(flatten_params({"evaluation": cfg.evaluation.model_dump(), "dataset.digest": dataset.digest}))
+        # the menu as its seed names: its full definition is in metrics.json and would not fit an MLflow param
+        mlflow.log_params(flatten_params({"evaluation": cfg.evaluation.model_dump(exclude={"menu"}),
+                                          "evaluation.menu": " ".join(s.name for s in cfg.evaluation.menu.seeds),
+                                          "dataset.digest": dataset.digest}))
         for row in report.rows:
             key = metric_key(row.signal, row.working_point)
             mlflow.log_metrics({f"eff.{key}": row.efficiency, f"eff_lo.{key}": row.efficiency_lo,
-                                f"eff_hi.{key}": row.efficiency_hi, f"auc.{row.signal}": row.roc_auc})
+                                f"eff_hi.{key}": row.efficiency_hi, f"pure_eff.{key}": row.pure_efficiency,
+                                f"pure_eff_lo.{key}": row.pure_efficiency_lo, f"pure_eff_hi.{key}": row.pure_efficiency_hi,
+                                f"auc.{row.signal}": row.roc_auc})
+        for wp in dict.fromkeys(r.working_point for r in report.rows):
+            row = report.at(wp)[0]  # the background, and so the unique rate, is the same in every signal's row
+            mlflow.log_metric(f"unique_bkg_fpr.{metric_key(wp)}", row.unique_background_fpr)
+        mlflow.log_metric("menu_bkg_fpr", report.rows[0].menu_background_fpr)
         mlflow.log_artifacts(str(ctx.paths.evaluation), artifact_path="evaluation")
     for row in report.at(report.headline):
-        ctx.log(f"  {row.signal:>10}: efficiency {row.efficiency:.3f} [{row.efficiency_lo:.3f}, {row.efficiency_hi:.3f}] "
-                f"at {row.label}, AUC {row.roc_auc:.3f}{'' if row.measurable else ' (' + row.note + ')'}")
+        ctx.log(f"  {row.signal:>10}: efficiency {row.efficiency:.3f} [{row.efficiency_lo:.3f}, {row.efficiency_hi:.3f}], "
+                f"pure {row.pure_efficiency:.3f} [{row.pure_efficiency_lo:.3f}, {row.pure_efficiency_hi:.3f}] "
+                f"(menu {row.menu_efficiency:.3f}) at {row.label}, AUC {row.roc_auc:.3f}"
+                f"{'' if row.measurable else ' (' + row.note + ')'}")
+    head = report.at(report.headline)[0]
+    unique = (f"{head.unique_rate_khz:.3g} kHz [{head.unique_rate_lo_khz:.3g}, {head.unique_rate_hi_khz:.3g}]"
+              if head.unique_rate_khz is not None else
+              f"FPR {head.unique_background_fpr:.2e} [{head.unique_background_fpr_lo:.2e}, {head.unique_background_fpr_hi:.2e}]")
+    ctx.log(f"  unique beyond the reference menu at {head.label}: {unique} ({head.n_background_unique} of "
+            f"{head.n_background} background events)")
     ctx.log(f"evaluation -> {ctx.paths.evaluation}")
     return evaluation
 
