@@ -46,6 +46,9 @@ def test_minimal_config_gets_defaults(tmp_path):
         (BASE + "model: {name: transformer9000}\n", "unknown model 'transformer9000'"),
         (BASE.replace("ttbar", "unicorns"), "unknown signal process 'unicorns'"),
         (BASE + "colour: blue\n", "colour: unknown key"),
+        (BASE + 'evaluation: {"rates\\nkhz": [1]}\n', "evaluation.rates khz: unknown key"),  # found by test_fuzz
+        (BASE + "evaluation: {menu: {seeds: [{name: Mu, kind: muon, thresholds_gev: [5, 10]}]}}\n",
+         "leading object first"),
         (BASE + "evaluation: {rates_khz: [-1]}\n", "trigger rates must be positive"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- just\n- a list\n", "expected a mapping"),

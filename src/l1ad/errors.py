@@ -64,7 +64,7 @@ def one_line(text: str) -> str:
 def describe_validation_error(exc: ValidationError) -> str:
     """One line for a pydantic error: the dotted key of the first problem and what is wrong with it."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    where = one_line(".".join(str(p) for p in err["loc"])) or "(top level)"  # a key may hold a newline
     message = {"missing": "missing required key", "extra_forbidden": "unknown key"}.get(err["type"], err["msg"])
     more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
     return f"{where}: {one_line(message)}{more}"
