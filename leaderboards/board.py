@@ -1,19 +1,21 @@
 """The leaderboard: machine-readable entries (``board.json``) and a rendered Markdown table (``LEADERBOARD.md``).
 
 One entry per (model, submitter, dataset, dataset version); submitting again replaces that entry. Entries are ranked
-per dataset by the mean signal efficiency at the leaderboard's trigger rate. Every number carries its source.
+per dataset by the mean signal efficiency at the leaderboard's trigger rate. Every number carries its source. Beside
+each efficiency is the pure efficiency (accepted by the model and by no seed of the reference L1 menu), and each entry
+records the model's unique rate beyond that menu.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from l1ad.benchmark.evaluation.report import MetricsReport
-from l1ad.config.base import StrictModel
+from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.errors import StageOutputError
 from l1ad.files import locked, read_json_model, write_text_atomic
 from l1ad.firmware.report import FirmwareReport
@@ -22,7 +24,10 @@ from l1ad.markup import markdown_cell
 BOARD_FILE = "board.json"
 LOCK_FILE = ".board.lock"
 MARKDOWN_FILE = "LEADERBOARD.md"
-SCHEMA = "l1ad-leaderboard/1"
+SCHEMA = "l1ad-leaderboard/2"
+# A board of an older schema (l1ad-leaderboard/1 has no pure efficiencies) holds results that cannot be converted.
+REGENERATE = ("regenerate it: move it away, then run 'l1ad evaluate' and 'l1ad leaderboard' again for each model on it "
+              "('l1ad run' does both)")
 
 
 class SignalResult(StrictModel):
@@ -32,6 +37,10 @@ class SignalResult(StrictModel):
     efficiency_bootstrap_std: float | None
     roc_auc: float = Field(ge=0, le=1)
     measurable: bool
+    pure_efficiency: float = Field(ge=0, le=1, description="fraction accepted by the model and rejected by the menu")
+    pure_efficiency_lo: float = Field(ge=0, le=1)
+    pure_efficiency_hi: float = Field(ge=0, le=1)
+    menu_efficiency: float = Field(ge=0, le=1, description="fraction the reference menu accepts (any seed)")
 
 
 class EntryProvenance(StrictModel):
@@ -58,6 +67,13 @@ class Entry(StrictModel):
     background_rate_khz: float
     background_rate_lo_khz: float
     background_rate_hi_khz: float
+    unique_rate_khz: float = Field(description="background rate the model accepts and the reference menu rejects, "
+                                   "at rate_khz")
+    unique_rate_lo_khz: float
+    unique_rate_hi_khz: float
+    menu_rate_khz: float = Field(description="the reference menu's own background rate")
+    menu: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(
+        min_length=1, description="seed names of the reference menu the pure efficiencies are counted beyond")
     signals: dict[str, SignalResult] = Field(min_length=1)
     firmware_decision_mismatch: float | None = Field(description="fraction of background+signal test events, at rate_khz")
     firmware_source: str
@@ -75,7 +91,7 @@ class Entry(StrictModel):
 class Board(StrictModel):
     """The contents of ``board.json``."""
 
-    schema_: Literal["l1ad-leaderboard/1"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["l1ad-leaderboard/2"] = Field(SCHEMA, alias="schema")
     entries: list[Entry]
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
@@ -105,10 +121,16 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
         dataset_version=metrics.dataset.version, dataset_digest=metrics.dataset.digest, rate_khz=first.rate_khz,
         collision_rate_mhz=first.collision_rate_mhz, background_rate_khz=first.background_rate_khz,
         background_rate_lo_khz=first.background_rate_lo_khz, background_rate_hi_khz=first.background_rate_hi_khz,
+        unique_rate_khz=first.unique_rate_khz, unique_rate_lo_khz=first.unique_rate_lo_khz,
+        unique_rate_hi_khz=first.unique_rate_hi_khz, menu_rate_khz=first.menu_rate_khz,
+        menu=[seed.name for seed in metrics.menu.seeds],
         signals={r.signal: SignalResult(efficiency=r.efficiency, efficiency_lo=r.efficiency_lo,
                                         efficiency_hi=r.efficiency_hi,
                                         efficiency_bootstrap_std=r.efficiency_bootstrap_std, roc_auc=r.roc_auc,
-                                        measurable=r.measurable) for r in rows},
+                                        measurable=r.measurable, pure_efficiency=r.pure_efficiency,
+                                        pure_efficiency_lo=r.pure_efficiency_lo,
+                                        pure_efficiency_hi=r.pure_efficiency_hi, menu_efficiency=r.menu_efficiency)
+                 for r in rows},
         firmware_decision_mismatch=mismatch[0] / mismatch[1] if mismatch and mismatch[1] else None,
         firmware_source=firmware.source if firmware is not None else "not run",
         provenance=provenance,
@@ -120,7 +142,7 @@ def read_board(directory: str | Path) -> list[Entry]:
     if not path.is_file():
         return []
     try:
-        return read_json_model(path, Board, "leaderboard").entries
+        return read_json_model(path, Board, "leaderboard", schema=SCHEMA, regenerate=REGENERATE).entries
     except StageOutputError as exc:
         raise StageOutputError(f"{exc}; not overwriting it") from None
 
@@ -159,7 +181,9 @@ def render_markdown(entries: list[Entry]) -> str:
         "",
         "Signal efficiency at a fixed trigger rate on the background test sample (higher is better). Efficiencies are "
         "measured on simulated test samples; intervals are Clopper-Pearson at 68.3 % CL, and a working point marked * "
-        "has too little background above threshold to pin down the rate. Firmware mismatch is the fraction of test events "
+        "has too little background above threshold to pin down the rate. The pure efficiency counts only the signal "
+        "events no seed of the reference L1 menu accepts, and the unique rate is the background rate the model adds "
+        "beyond that menu (both on this emulation's trigger objects). Firmware mismatch is the fraction of test events "
         "whose trigger decision differs between the Keras model and the hls4ml bit-accurate C++ emulation.",
         "",
     ]
@@ -173,25 +197,48 @@ def render_markdown(entries: list[Entry]) -> str:
             f"## Dataset {markdown_cell(dataset)} v{markdown_cell(version)} at {first.rate_khz:g} kHz "
             f"(collision rate {first.collision_rate_mhz:g} MHz)",
             "",
-            "| # | model | submitter | " + " | ".join(f"{markdown_cell(s)} eff." for s in signals)
-            + " | mean AUC | achieved rate [kHz] | firmware mismatch | config |",
-            "|---|---|---|" + "---|" * len(signals) + "---|---|---|---|",
+            *_menu_lines(group),
+            "",
+            "| # | model | submitter | "
+            + " | ".join(f"{markdown_cell(s)} eff. | {markdown_cell(s)} pure eff." for s in signals)
+            + " | mean AUC | achieved rate [kHz] | unique rate [kHz] | firmware mismatch | config |",
+            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|",
         ]
         for rank, e in enumerate(group, 1):
             cells = []
             for s in signals:
                 r = e.signals.get(s)
-                cells.append("n/a" if r is None else f"{r.efficiency:.3f} [{r.efficiency_lo:.3f}, {r.efficiency_hi:.3f}]"
-                             + ("" if r.measurable else "*"))
+                if r is None:
+                    cells += ["n/a", "n/a"]
+                    continue
+                star = "" if r.measurable else "*"
+                cells += [f"{r.efficiency:.3f} [{r.efficiency_lo:.3f}, {r.efficiency_hi:.3f}]{star}",
+                          f"{r.pure_efficiency:.3f} [{r.pure_efficiency_lo:.3f}, {r.pure_efficiency_hi:.3f}]{star}"]
             auc = sum(r.roc_auc for r in e.signals.values()) / len(e.signals)
             fw = "n/a" if e.firmware_decision_mismatch is None else f"{e.firmware_decision_mismatch:.2e}"
             rate = f"{e.background_rate_khz:.2f} [{e.background_rate_lo_khz:.2f}, {e.background_rate_hi_khz:.2f}]"
+            unique = f"{e.unique_rate_khz:.2f} [{e.unique_rate_lo_khz:.2f}, {e.unique_rate_hi_khz:.2f}]"
             lines.append(
                 f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {fw} | {markdown_cell(e.provenance.config_digest)} |"
+                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {markdown_cell(e.provenance.config_digest)} |"
             )
         lines.append("")
     if not entries:
         lines.append("No entries yet.")
     return "\n".join(lines) + "\n"
 
+
+def _menu_lines(group: list[Entry]) -> list[str]:
+    """Which reference menu the pure efficiencies are counted beyond: one line, or a list item per menu when the
+    entries of a dataset were evaluated against different menus."""
+    menus: dict[tuple[str, ...], list[Entry]] = {}
+    for e in group:
+        menus.setdefault(tuple(e.menu), []).append(e)
+
+    def describe(menu: tuple[str, ...], users: list[Entry]) -> str:
+        return f"{', '.join(markdown_cell(seed) for seed in menu)} (its own rate {users[0].menu_rate_khz:.2f} kHz)"
+
+    if len(menus) == 1:
+        return [f"Reference menu: {describe(*next(iter(menus.items())))}."]
+    return [f"- Reference menu of {', '.join(markdown_cell(e.model) for e in users)}: {describe(menu, users)}."
+            for menu, users in menus.items()]

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from conftest import example_board
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,7 @@ def _expect_one_line_error_or_success(call) -> None:
 
 
 # -- JSON stage files ---------------------------------------------------------------------------------------------
-BOARD = json.loads((REPO / "leaderboards" / "board.json").read_text())
+BOARD = example_board()
 
 
 @FUZZ
@@ -62,7 +63,7 @@ ENTRY = BOARD["entries"][0]
 def test_board_entry_loader(tmp_path, entry):
     from l1ad.leaderboards.board import read_board
 
-    (tmp_path / "board.json").write_text(json.dumps({"schema": "l1ad-leaderboard/1", "entries": [entry]}))
+    (tmp_path / "board.json").write_text(json.dumps({"schema": "l1ad-leaderboard/2", "entries": [entry]}))
     _expect_one_line_error_or_success(lambda: read_board(tmp_path))
 
 

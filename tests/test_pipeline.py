@@ -28,6 +28,7 @@ def test_mlflow_runs_for_each_stage(tiny_run):
         metric_keys = {r[0] for r in con.execute("select key from metrics")}
     assert {"data", "train", "evaluate", "firmware"} <= stages
     assert "loss" in metric_keys and any(k.startswith("eff.ttbar.") for k in metric_keys)
+    assert "pure_eff.ttbar.rate_300khz" in metric_keys and "unique_bkg_fpr.rate_300khz" in metric_keys
     assert any(k.startswith("decision_mismatch.background_test") for k in metric_keys)
     assert list((tiny_run.paths.root / "mlartifacts").rglob("metrics.csv"))
 
@@ -39,6 +40,10 @@ def test_metrics_table_is_consistent(tiny_run, tiny_config):
     assert set(zip(table.working_point, table.label, strict=True)) >= {("rate_300khz", "300 kHz"),
                                                                        ("fpr_1e-05", "FPR 1e-5 (ADC2021)")}
     assert (table.efficiency_lo <= table.efficiency).all() and (table.efficiency <= table.efficiency_hi).all()
+    # beyond the menu: a subset of what the model accepts, and the menu decides the same whatever the working point
+    assert (table.n_signal_pure <= table.n_signal_accepted).all()
+    assert (table.n_background_unique <= table.n_background_accepted).all()
+    assert (table.groupby("signal").menu_efficiency.nunique() == 1).all() and table.menu_rate_khz.nunique() == 1
     adc = table[table.working_point == "fpr_1e-05"]
     assert not adc.measurable.any()  # 4000 background events cannot measure FPR 1e-5
     # efficiency grows with rate for each signal
@@ -48,12 +53,18 @@ def test_metrics_table_is_consistent(tiny_run, tiny_config):
 
 def test_leaderboard_entry_matches_metrics(tiny_run, tiny_config):
     board = json.loads((tiny_run.paths.root / "leaderboards" / "board.json").read_text())
-    assert board["schema"] == "l1ad-leaderboard/1" and len(board["entries"]) == 1
+    assert board["schema"] == "l1ad-leaderboard/2" and len(board["entries"]) == 1
     entry = board["entries"][0]
     table = pd.read_csv(tiny_run.paths.evaluation / "metrics.csv")
     lead = table[table.working_point == "rate_300khz"].set_index("signal")
     for signal, result in entry["signals"].items():
         assert result["efficiency"] == pytest.approx(lead.loc[signal, "efficiency"])
+        assert result["pure_efficiency"] == pytest.approx(lead.loc[signal, "pure_efficiency"])
+        assert result["pure_efficiency"] <= result["efficiency"]
+    assert entry["unique_rate_khz"] == pytest.approx(lead.unique_rate_khz.iloc[0])
+    assert entry["unique_rate_khz"] <= entry["background_rate_khz"]
+    metrics = json.loads((tiny_run.paths.evaluation / "metrics.json").read_text())
+    assert metrics["schema"] == "l1ad-metrics/2" and entry["menu"] == [s["name"] for s in metrics["menu"]["seeds"]]
     assert entry["firmware_decision_mismatch"] == 0.0
     assert entry["provenance"]["config_digest"] == tiny_config.digest()
     md = (tiny_run.paths.root / "leaderboards" / "LEADERBOARD.md").read_text()

@@ -134,3 +134,46 @@ def test_metrics_round_trip_and_an_older_schema_is_refused_with_how_to_regenerat
                        r"l1ad reads l1ad-metrics/2; re-run 'l1ad evaluate'") as refused:
         read_metrics(tmp_path)
     assert "\n" not in str(refused.value)
+
+
+# -- leaderboard ----------------------------------------------------------------------------------------------------
+def test_board_entry_carries_pure_efficiencies_and_the_unique_rate_of_the_headline():
+    from l1ad.leaderboards.board import Entry, EntryProvenance, entry_from_reports, render_markdown
+
+    report = _evaluate(_menu(_objects(10, muon=SIGNAL_MENU)), _menu(_objects(20, met=BACKGROUND_MENU)))
+    report = report.model_copy(update={"trained_on": report.dataset.digest})
+    provenance = EntryProvenance(l1ad_version="0", git_commit=None, config="c", config_digest="x", seed=0,
+                                 n_background_test=20, efficiency_source=report.source, date="2026-01-01")
+    entry = entry_from_reports(report, None, submitter="s", provenance=provenance)
+    result = entry.signals["sig"]
+    assert (result.efficiency, result.pure_efficiency, result.menu_efficiency) == pytest.approx((0.5, 0.3, 0.3))
+    assert (result.pure_efficiency_lo, result.pure_efficiency_hi) == pytest.approx(clopper_pearson(3, 10, CL))
+    assert entry.unique_rate_khz == pytest.approx(150.0) and entry.menu_rate_khz == pytest.approx(100.0)
+    assert entry.menu == [s.name for s in MenuConfig().seeds]
+    markdown = render_markdown([Entry.model_validate(entry.model_dump())])
+    header, _, row = markdown.splitlines()[-4:-1]  # the table ends the page: header, rule, the entry's row
+    cells = dict(zip(header.split(" | "), row.split(" | "), strict=True))
+    lo, hi = clopper_pearson(3, 10, CL)
+    assert cells["sig pure eff."] == f"0.300 [{lo:.3f}, {hi:.3f}]"
+    assert cells["unique rate [kHz]"].startswith("150.00 [")
+    assert "Reference menu: SingleMu22, SingleEG36er2p5," in markdown and "(its own rate 100.00 kHz)" in markdown
+
+
+def test_board_of_an_older_schema_is_refused_with_how_to_regenerate_and_not_overwritten(tmp_path):
+    from conftest import example_board
+
+    from l1ad.leaderboards.board import Entry, read_board, submit
+
+    old = example_board()
+    old["schema"] = "l1ad-leaderboard/1"
+    (tmp_path / "board.json").write_text(json.dumps(old))
+    with pytest.raises(StageOutputError) as refused:
+        read_board(tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'board.json'}: leaderboard of schema 'l1ad-leaderboard/1'")
+    assert "reads l1ad-leaderboard/2; regenerate it: move it away" in message and "l1ad leaderboard" in message
+    assert message.endswith("not overwriting it") and "\n" not in message
+    before = (tmp_path / "board.json").read_bytes()
+    with pytest.raises(StageOutputError, match="l1ad-leaderboard/1"):
+        submit(tmp_path, Entry.model_validate(example_board()["entries"][0]))
+    assert (tmp_path / "board.json").read_bytes() == before

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import tree_snapshot
+from conftest import example_board, tree_snapshot
 
 from l1ad.benchmark.trigger.layout import PARTICLE_CLASSES, PARTICLE_NAMES
 from l1ad.errors import L1adError
@@ -203,7 +203,7 @@ def test_damaged_stage_outputs_are_one_line_errors(tiny_run, tmp_path, run_cli, 
 
 
 @pytest.mark.parametrize(("board", "expected"), [
-    ({"schema": "l1ad-leaderboard/1"}, "entries: missing required key"),
+    ({"schema": "l1ad-leaderboard/2"}, "entries: missing required key"),
     (None, "invalid leaderboard"),
     ([], "invalid leaderboard"),
     ("entries-with-empty-signals", "signals"),
@@ -213,12 +213,12 @@ def test_malformed_boards_are_refused_and_not_overwritten(tmp_path, board, expec
     from l1ad.leaderboards.board import read_board
 
     if isinstance(board, str):
-        entry = json.loads((Path(__file__).parents[1] / "leaderboards" / "board.json").read_text())["entries"][0]
+        entry = example_board()["entries"][0]
         if board == "entries-with-empty-signals":
             entry["signals"] = {}
         else:
             next(iter(entry["signals"].values()))["efficiency"] = "0.5"
-        board = {"schema": "l1ad-leaderboard/1", "entries": [entry]}
+        board = {"schema": "l1ad-leaderboard/2", "entries": [entry]}
     (tmp_path / "board.json").write_text(json.dumps(board))
     with pytest.raises(L1adError, match=expected) as refused:
         read_board(tmp_path)
@@ -229,7 +229,7 @@ def test_malformed_boards_are_refused_and_not_overwritten(tmp_path, board, expec
 def test_text_fields_are_escaped_in_markdown():
     from l1ad.leaderboards.board import Entry, render_markdown
 
-    entry = json.loads((Path(__file__).parents[1] / "leaderboards" / "board.json").read_text())["entries"][0]
+    entry = example_board()["entries"][0]
     entry.update(model="x | injected | row\n| 1 |", submitter="<script>alert(1)</script> [link](http://evil)")
     markdown = render_markdown([Entry.model_validate(entry)])
     row = next(line for line in markdown.splitlines() if "injected" in line)
@@ -242,7 +242,7 @@ def _submit_rounds(board_dir: str, worker: int, rounds: int) -> None:
     """One process's share of the stress test: a distinct entry per round."""
     from l1ad.leaderboards.board import Entry, submit
 
-    template = json.loads((Path(__file__).parents[1] / "leaderboards" / "board.json").read_text())["entries"][0]
+    template = example_board()["entries"][0]
     for r in range(rounds):
         submit(board_dir, Entry.model_validate({**template, "model": f"w{worker}_r{r}"}))
 
