@@ -211,7 +211,9 @@ def evaluate_scores(
 def _khz(fraction: float, collision_rate_mhz: float | None) -> float | None:
     """An accepted fraction of zero-bias crossings as a rate; None without a collision rate (pre-selected background,
     where only fractions are meaningful)."""
-    return None if collision_rate_mhz is None else fraction * collision_rate_mhz * 1e3
+    # the same operations as the background rate (metrics.efficiency_at_rate), so a unique rate never exceeds it by
+    # a rounding
+    return None if collision_rate_mhz is None else fraction * (collision_rate_mhz * 1e3)
 
 
 @dataclass(frozen=True)
