@@ -204,7 +204,7 @@ def evaluate(ctx: RunContext, dataset: Dataset, detector: Detector, *, other_dat
     samples = [BACKGROUND_TEST, *dataset.signal_names]
     with ctx.stage_run("evaluate"):
         events, menu_accepts = {}, {}
-        for name in samples:  # one sample in memory at a time: its model inputs and menu decisions are kept
+        for name in samples:  # each sample read once; of it only the model inputs and menu decisions are kept
             sample = dataset.sample(name)
             events[name] = detector.inputs_of(sample)
             menu_accepts[name] = menu_decisions(sample.particles, cfg.evaluation.menu)["menu"]
