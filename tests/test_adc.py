@@ -15,11 +15,13 @@ from l1ad.benchmark.generation.pythia import generate
 from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
 from l1ad.config import BlindSizes, DatasetConfig, EvaluationConfig, LeptonTrigger, SampleSizes, dataset_definition
+from l1ad.config.datasets import PileupPools
 
 
 def _small_triggered(**overrides) -> DatasetConfig:
     base = dict(name="adc-test", background=SampleSizes(train=20, validation=10, test=20), signals={"ato4l": 12},
-                background_cocktail={"wlnu": 0.6, "zll": 0.4}, trigger=LeptonTrigger(), pileup_pool_size=120,
+                background_cocktail={"wlnu": 0.6, "zll": 0.4}, trigger=LeptonTrigger(),
+                pileup_pools=PileupPools(train=60, validation=30, test=60, blind=30, signal=60),
                 shard_size=10, chunk_size=40, blind=BlindSizes(background=6, per_signal=4))
     return DatasetConfig(**{**base, **overrides})
 

@@ -79,7 +79,7 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, run_cli):
 def test_cli_prints_resolved_config(run_cli):
     code, out, _ = run_cli("config", "-c", "tiny")
     assert code == 0
-    assert "pileup_pool_size: 300" in out
+    assert "pileup_pools:\n    train: 300" in out and "pileup_stitch_pthat_gev: 30.0" in out
 
 
 def test_standard_datasets_and_sizes():

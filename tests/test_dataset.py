@@ -115,9 +115,10 @@ def test_generated_dataset_layout(tiny_dataset, tiny_config):
 
 def _small(tiny_config, **blind):
     from l1ad.config import BlindSizes
+    from l1ad.config.datasets import PileupPools
 
     return tiny_config.dataset.model_copy(update={
-        "pileup_pool_size": 60, "shard_size": 150, "signals": {"htautau": 60, "zll": 40},
+        "pileup_pools": PileupPools(train=60, validation=30, test=60, blind=30, signal=30), "shard_size": 150, "signals": {"htautau": 60, "zll": 40},
         "background": tiny_config.dataset.background.model_copy(update={"train": 200, "validation": 50, "test": 300}),
         "blind": BlindSizes(**blind)})
 
@@ -128,16 +129,24 @@ def test_generation_is_deterministic_and_cached(tmp_path, tiny_config):
 
     small = _small(tiny_config)
     a = build_dataset(small, 3, tmp_path / "a")
-    b = build_dataset(small, 3, tmp_path / "b")
-    for name in a.manifest.samples:
-        assert np.array_equal(a.sample(name).particles, b.sample(name).particles)
-        assert np.array_equal(a.sample(name).regions, b.sample(name).regions)
+    build_dataset(small, 3, tmp_path / "b")
+    for entry in a.manifest.samples.values():  # same seed: byte-identical files, per-crossing truth included
+        assert (tmp_path / "a" / entry.file).read_bytes() == (tmp_path / "b" / entry.file).read_bytes()
+    assert a.background("test").truth is not None and np.all(a.sample("zll").truth.hardest_source == 3)
+    pileup = a.manifest.pileup
+    assert set(pileup.pools) == {"train", "validation", "test", "signal"}  # no blind sample here: no blind pool
+    assert pileup.stitching.hard_fraction == pytest.approx(0.0022, rel=0.1)  # Pythia: 0.17 mb / 78.6 mb
+    assert pileup.pools["test"].reuse_factor == pytest.approx(300 * 60 * (1 - pileup.stitching.hard_fraction) / 60)
     before = tree_snapshot(tmp_path / "a")
     again = build_dataset(small, 3, tmp_path / "a")  # cached: nothing rewritten
     assert tree_snapshot(tmp_path / "a") == before and again.digest == a.digest
     c = build_dataset(small, 4, tmp_path / "c")
     assert not np.array_equal(c.background("test").particles, a.background("test").particles)
-    assert (tmp_path / "a" / "CARD.md").read_text().count("| `") == len(a.manifest.samples)
+    card = (tmp_path / "a" / "CARD.md").read_text()
+    assert all(f"| `{name}` | " in card for name in a.manifest.samples)
+    assert "## Reference Level-1 menu and the background tails" in card and "| `SingleMu22` |" in card
+    assert "| leading jet pT |" in card and "reuse factor" in card
+    assert (tmp_path / "a" / "card" / "rates_vs_pileup.png").stat().st_size > 0
     # The card reads only the samples it plots: without the training splits it is written all the same.
     from l1ad.benchmark.datasets.card import write_card
 

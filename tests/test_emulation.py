@@ -54,8 +54,9 @@ def test_muon_goes_to_muon_slots_only_inside_acceptance():
 
 
 def test_objects_are_pt_ordered_and_capped():
-    # 12 isolated jets: two eta rows 23 towers apart, six phi positions 12 towers apart (windows are 9 x 9).
-    positions = [(eta, -np.pi + (12 * k + 6) * 2 * np.pi / 72) for eta in (-1.0, 1.0) for k in range(6)]
+    # 12 isolated jets: four eta rows 9 towers apart, three phi positions 24 towers apart (barrel windows are 9 x 9, and
+    # the pile-up estimate, a median over the ring band's other blocks, sees at most two of them).
+    positions = [(eta, -np.pi + (24 * k + 6) * 2 * np.pi / 72) for eta in (-1.2, -0.4, 0.4, 1.2) for k in range(3)]
     jets = [(20.0 + 10 * i, eta, phi, KIND_HAD) for i, (eta, phi) in enumerate(positions)]
     out = emulate(crossings([jets]), CLEAN, np.random.default_rng(0)).particles[0]
     pts = out[9:, 0]
@@ -82,7 +83,8 @@ def test_pileup_overlay_keeps_particles_and_maps_towers():
     rng = np.random.default_rng(5)
     pool_table = table([[(1.0 + i, 0.2 * i - 2, 0.3 * i - 3, KIND_HAD)] for i in range(20)])
     hard = table([[(100.0, 0.0, 0.0, KIND_EM)], [(90.0, 1.0, 1.0, KIND_EM), (30.0, 0.5, 0.5, KIND_MUON)]])
-    merged, n_pu = overlay_pileup(hard, 2, PileupPool(pool_table), mu=5, rng=rng)
+    merged, truth = overlay_pileup(hard, 2, PileupPool(pool_table), mu=5, rng=rng)
+    n_pu = truth.n_pileup
     layer = merged.deposit_cell % 2
     assert np.bincount(merged.deposit_event, minlength=2).tolist() == (n_pu + 1).tolist()
     assert np.bincount(merged.deposit_event[layer == 0], minlength=2).tolist() == [1, 1]  # the hard photons

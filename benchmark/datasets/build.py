@@ -27,8 +27,15 @@ from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest
 from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.benchmark.datasets.samples import Sample, write_sample
 from l1ad.benchmark.generation.particles import ParticleTable, concatenate
-from l1ad.benchmark.generation.pileup import PileupPool, overlay_pileup
-from l1ad.benchmark.generation.pythia import EventStream, generate, pythia_seed
+from l1ad.benchmark.generation.pileup import (
+    SOURCE_OWN,
+    CrossingTruth,
+    HardPileup,
+    PileupPool,
+    interaction_id,
+    overlay_pileup,
+)
+from l1ad.benchmark.generation.pythia import EventStream, cross_section_mb, generate, pythia_seed
 from l1ad.benchmark.statistics import clopper_pearson
 from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
@@ -50,6 +57,7 @@ class ShardJob:
     seed: int
     dataset: DatasetConfig
     stream: str = ""  # names the random streams; the sample name unless several processes share one sample
+    hard_fraction: float = 0.0  # of pile-up interactions, the fraction above the stitching scale (generated fresh)
 
     @property
     def stream_name(self) -> str:
@@ -60,8 +68,15 @@ class ShardJob:
 class ShardResult:
     particles: np.ndarray
     regions: np.ndarray
+    truth: CrossingTruth
     n_generated: int  # hard interactions generated to deliver the shard's events (more than them under a trigger)
     n_emulated: int  # of which survived the generator-level veto and were emulated
+
+
+@dataclass(frozen=True)
+class PoolShard:
+    table: ParticleTable
+    n_generated: int  # minimum-bias interactions generated for it (the ones above the stitching scale are dropped)
 
 
 @dataclass(frozen=True)
@@ -104,38 +119,107 @@ def cached_dataset(directory: Path, digest: str, *, name: str, size: str, force:
     return existing if existing.digest == digest else None
 
 
-def _shards(part: Part, seed: int, cfg: DatasetConfig) -> list[ShardJob]:
+def pool_of(sample: str) -> str:
+    """The pile-up pool a sample draws from: its split's, the blind sample's, or the signals'."""
+    if sample.startswith(BLIND + "_"):
+        return "blind"
+    return sample.removeprefix("background_") if sample.startswith("background_") else "signal"
+
+
+def detector_settings(cfg: DatasetConfig) -> tuple[str, ...]:
+    """Pythia settings every sample of the dataset shares: where long-lived hadrons decay."""
+    volume = cfg.decays_in_flight
+    if volume is None:
+        return ()
+    # Decays in flight of pi+-, K+-, K0L (Pythia keeps them stable by default) and of everything else long-lived, but
+    # only inside the volume: muons from pi/K decays then reach the muon trigger, as in the detector.
+    return ("ParticleDecays:limitTau0 = off", "ParticleDecays:limitCylinder = on",
+            f"ParticleDecays:xyMax = {volume.radius_mm:g}", f"ParticleDecays:zMax = {volume.half_length_mm:g}",
+            "211:mayDecay = on", "321:mayDecay = on", "130:mayDecay = on")
+
+
+def _hard_pileup_settings(cfg: DatasetConfig) -> tuple[str, ...]:
+    return (*detector_settings(cfg), f"PhaseSpace:pTHatMin = {cfg.pileup_stitch_pthat_gev:g}")
+
+
+def pileup_cross_sections(cfg: DatasetConfig, seed: int) -> dict | None:
+    """Pythia's inelastic cross section and the hard-QCD cross section above the stitching scale, and the fraction of
+    pile-up interactions above it (their ratio); None when the pile-up is not stitched."""
+    if cfg.pileup_stitch_pthat_gev is None:
+        return None
+    inelastic, _ = cross_section_mb("minbias", pythia_seed(seed, cfg.name, "sigma", "minbias"), cfg.sqrt_s_tev,
+                                    n_events=1000)
+    hard, error = cross_section_mb("pileup_hard", pythia_seed(seed, cfg.name, "sigma", "pileup_hard"), cfg.sqrt_s_tev,
+                                   settings=_hard_pileup_settings(cfg), n_events=20_000)
+    return {"stitch_pthat_gev": cfg.pileup_stitch_pthat_gev, "sigma_inelastic_mb": inelastic, "sigma_hard_mb": hard,
+            "sigma_hard_error_mb": error, "hard_fraction": hard / inelastic,
+            "source": "Pythia's own cross sections (sigmaGen: inelastic exact, hard QCD from 20,000 phase-space points)"}
+
+
+def _shards(part: Part, seed: int, cfg: DatasetConfig, hard_fraction: float = 0.0) -> list[ShardJob]:
     starts = range(0, part.n_events, cfg.shard_size)
-    return [ShardJob(part.sample, part.process, i, min(cfg.shard_size, part.n_events - s), seed, cfg, part.stream)
-            for i, s in enumerate(starts)]
+    return [ShardJob(part.sample, part.process, i, min(cfg.shard_size, part.n_events - s), seed, cfg, part.stream,
+                     hard_fraction) for i, s in enumerate(starts)]
 
 
-def _pool_shard(job: ShardJob, _shared=None) -> ParticleTable:
+def _pool_shard(job: ShardJob, _shared=None) -> PoolShard:
     cfg = job.dataset
-    return generate("minbias", job.n_events, pythia_seed(job.seed, cfg.name, "pool", job.index), cfg.sqrt_s_tev)
+    stream = EventStream("minbias", pythia_seed(job.seed, cfg.name, job.sample, job.index), cfg.sqrt_s_tev,
+                         detector_settings(cfg))
+    if cfg.pileup_stitch_pthat_gev is None:
+        return PoolShard(stream.next(job.n_events), job.n_events)
+    return PoolShard(*stream.next_below(job.n_events, cfg.pileup_stitch_pthat_gev))
 
 
-def _sample_shard(job: ShardJob, pool: PileupPool) -> ShardResult:
+class _Overlay:
+    """Pile-up for one shard: its split's soft pool and, when stitched, its own fresh hard interactions."""
+
+    def __init__(self, job: ShardJob, pools: dict[str, PileupPool]):
+        cfg = job.dataset
+        self.pool, self.mu, self.hard_fraction = pools[pool_of(job.sample)], cfg.pileup_mu, job.hard_fraction
+        self.hard = None
+        if job.hard_fraction > 0:
+            stream = EventStream("pileup_hard", pythia_seed(job.seed, cfg.name, job.stream_name, job.index, "pile-up"),
+                                 cfg.sqrt_s_tev, _hard_pileup_settings(cfg))
+            self.hard = HardPileup(stream, id_base=job.index << 32)
+        self.own_base = job.index << 32
+        self.n_own = 0
+
+    def __call__(self, own: ParticleTable | None, n_events: int, rng: np.random.Generator):
+        ids = None
+        if own is not None:
+            ids = interaction_id(SOURCE_OWN, self.own_base + self.n_own + np.arange(n_events))
+            self.n_own += n_events
+        return overlay_pileup(own, n_events, self.pool, self.mu, rng, hard_pileup=self.hard,
+                              hard_fraction=self.hard_fraction, hard_ids=ids)
+
+
+def _sample_shard(job: ShardJob, pools: dict[str, PileupPool]) -> ShardResult:
     cfg = job.dataset
     rng = np.random.default_rng(pythia_seed(job.seed, cfg.name, job.stream_name, job.index, "emulation"))
     seed = pythia_seed(job.seed, cfg.name, job.stream_name, job.index)
+    overlay = _Overlay(job, pools)
     if cfg.trigger is not None:
-        return _triggered_shard(job, EventStream(job.process, seed, cfg.sqrt_s_tev), pool, rng)
-    hard = generate(job.process, job.n_events, seed, cfg.sqrt_s_tev) if job.process is not None else None
-    particles, regions = [], []
+        stream = EventStream(job.process, seed, cfg.sqrt_s_tev, detector_settings(cfg))
+        return _triggered_shard(job, stream, overlay, rng)
+    hard = (generate(job.process, job.n_events, seed, cfg.sqrt_s_tev, settings=detector_settings(cfg))
+            if job.process is not None else None)
+    particles, regions, truth = [], [], []
     for start in range(0, job.n_events, cfg.chunk_size):
         stop = min(start + cfg.chunk_size, job.n_events)
-        events, _ = overlay_pileup(hard.slice(start, stop) if hard else None, stop - start, pool, cfg.pileup_mu, rng)
+        events, crossing_truth = overlay(hard.slice(start, stop) if hard else None, stop - start, rng)
         objects = emulate(events, cfg.emulation, rng)
         particles.append(objects.particles)
         regions.append(objects.regions)
-    return ShardResult(np.concatenate(particles), np.concatenate(regions), job.n_events, job.n_events)
+        truth.append(crossing_truth)
+    return ShardResult(np.concatenate(particles), np.concatenate(regions), CrossingTruth.concatenate(truth),
+                       job.n_events, job.n_events)
 
 
-def _triggered_shard(job: ShardJob, stream: EventStream, pool: PileupPool, rng: np.random.Generator) -> ShardResult:
+def _triggered_shard(job: ShardJob, stream: EventStream, overlay: _Overlay, rng: np.random.Generator) -> ShardResult:
     """Generate chunk after chunk until ``job.n_events`` events pass the trigger; count what it took."""
     cfg, trigger = job.dataset, job.dataset.trigger
-    particles, regions = [], []
+    particles, regions, truth = [], [], []
     n_kept = n_generated = n_emulated = 0
     while n_kept < job.n_events:
         if n_generated >= trigger.max_attempts_per_event * job.n_events:
@@ -147,18 +231,20 @@ def _triggered_shard(job: ShardJob, stream: EventStream, pool: PileupPool, rng: 
         candidates = np.flatnonzero(could_pass(hard, trigger.min_pt_gev))
         passed = candidates[:0]
         if len(candidates):
-            events, _ = overlay_pileup(hard.take(candidates), len(candidates), pool, cfg.pileup_mu, rng)
+            events, crossing_truth = overlay(hard.take(candidates), len(candidates), rng)
             objects = emulate(events, cfg.emulation, rng)
             keep = np.flatnonzero(passes_lepton_trigger(objects.particles, trigger.min_pt_gev))[: job.n_events - n_kept]
             particles.append(objects.particles[keep])
             regions.append(objects.regions[keep])
+            truth.append(crossing_truth.take(keep))
             passed = candidates[keep]
         n_kept += len(passed)
         # Count up to the event that completed the shard, so passed / generated estimates the selection efficiency.
         used = int(passed[-1]) + 1 if n_kept == job.n_events else hard.n_interactions
         n_generated += used
         n_emulated += int((candidates < used).sum())
-    return ShardResult(np.concatenate(particles), np.concatenate(regions), n_generated, n_emulated)
+    return ShardResult(np.concatenate(particles), np.concatenate(regions), CrossingTruth.concatenate(truth), n_generated,
+                       n_emulated)
 
 
 def sample_plan(cfg: DatasetConfig) -> list[Part]:
@@ -200,16 +286,22 @@ def build_dataset(
     directory.mkdir(parents=True, exist_ok=True)
     generator = f"Pythia {version('pythia8mc')}"
     plan = sample_plan(cfg)
-    pool_jobs = _shards(Part("pool", None, cfg.pileup_pool_size), seed, cfg)
-    sample_jobs = [job for part in plan for job in _shards(part, seed, cfg)]
     started = time.time()
-    with progress_bar(cfg.pileup_pool_size + sum(p.n_events for p in plan), f"dataset {cfg.name}", "ev",
+    cross_sections = pileup_cross_sections(cfg, seed)
+    hard_fraction = cross_sections["hard_fraction"] if cross_sections else 0.0
+    pool_sizes = {name: getattr(cfg.pileup_pools, name)
+                  for name in sorted({pool_of(part.sample) for part in plan}, key=POOL_ORDER.index)}
+    pool_jobs = _shards(Part("pool", None, sum(pool_sizes.values())), seed, cfg)
+    sample_jobs = [job for part in plan for job in _shards(part, seed, cfg, hard_fraction)]
+    with progress_bar(sum(j.n_events for j in pool_jobs) + sum(p.n_events for p in plan), f"dataset {cfg.name}", "ev",
                       smoothing=0.1) as bar, executor(execution) as ex:
         done = lambda job: bar.update(job.n_events)  # noqa: E731
-        bar.set_postfix_str("pile-up pool")
-        pool = PileupPool(concatenate(ex.run(_pool_shard, pool_jobs, on_done=done)))
+        bar.set_postfix_str("pile-up pools")
+        pool_shards = ex.run(_pool_shard, pool_jobs, on_done=done)
+        pools = {name: PileupPool(table, cfg.emulation.jet_max_eta)
+                 for name, table in split_pools(concatenate([r.table for r in pool_shards]), pool_sizes).items()}
         bar.set_postfix_str("samples" + (" (until the trigger is passed)" if cfg.trigger else ""))
-        results = ex.run(_sample_shard, sample_jobs, shared=pool, on_done=done)
+        results = ex.run(_sample_shard, sample_jobs, shared=pools, on_done=done)
     seconds = time.time() - started
 
     merged = _merge_samples(cfg, seed, sample_jobs, results)
@@ -239,11 +331,44 @@ def build_dataset(
         generation_seconds=round(seconds, 1), events_per_second=round(sum(p.n_events for p in plan) / seconds, 1),
         execution={"workers": execution.workers, "scheduler": execution.scheduler},
         selection=_selection_summary(cfg, sample_jobs, results) if cfg.trigger is not None else None,
+        pileup=_pileup_summary(cfg, cross_sections, pools, pool_shards, sample_jobs, results),
     )
     write_json_model(directory / MANIFEST, manifest)
     dataset = Dataset(directory=directory, manifest=manifest)
     write_card(dataset)
     return dataset
+
+
+POOL_ORDER = ("train", "validation", "test", "blind", "signal")
+
+
+def split_pools(table: ParticleTable, sizes: dict[str, int]) -> dict[str, ParticleTable]:
+    """Consecutive, disjoint slices of one sequence of soft interactions: one pool per split, in the order given."""
+    edges = np.concatenate(([0], np.cumsum(list(sizes.values()))))
+    if edges[-1] != table.n_interactions:
+        raise ValueError(f"pools need {edges[-1]} interactions, got {table.n_interactions}")
+    return {name: table.slice(int(lo), int(hi)) for name, lo, hi in zip(sizes, edges[:-1], edges[1:], strict=True)}
+
+
+def _pileup_summary(cfg: DatasetConfig, cross_sections: dict | None, pools: dict[str, PileupPool],
+                    pool_shards: list[PoolShard], jobs: list[ShardJob], results: list[ShardResult]) -> dict:
+    """How the pile-up was made: the stitching cross sections; how many minimum-bias interactions the pools took (the
+    rest were above the stitching scale, a check of the hard fraction); and per pool its size, how often its
+    interactions were drawn (reuse), and the fresh hard interactions its crossings used."""
+    hard_fraction = cross_sections["hard_fraction"] if cross_sections else 0.0
+    crossings = dict.fromkeys(pools, 0)
+    for job, result in zip(jobs, results, strict=True):
+        crossings[pool_of(job.sample)] += result.n_emulated
+    size = sum(pool.n_interactions for pool in pools.values())
+    generated = sum(shard.n_generated for shard in pool_shards)
+    lo, hi = clopper_pearson(generated - size, generated)
+    records = {name: {"size": pool.n_interactions, "crossings": crossings[name],
+                      "reuse_factor": crossings[name] * cfg.pileup_mu * (1 - hard_fraction) / pool.n_interactions,
+                      "fresh_hard_interactions_expected": round(crossings[name] * cfg.pileup_mu * hard_fraction)}
+               for name, pool in pools.items()}
+    return {"mu": cfg.pileup_mu, "stitching": cross_sections, "pool_generated": generated,
+            "fraction_above_stitch": (generated - size) / generated, "fraction_above_stitch_interval_68": (lo, hi),
+            "pools": records}
 
 
 def _meaning(cfg: DatasetConfig) -> str:
@@ -266,13 +391,15 @@ def _merge_samples(cfg: DatasetConfig, seed: int, jobs: list[ShardJob], results:
         results_in_order = [r for shards in by_process.values() for r in shards]
         particles = np.concatenate([r.particles for r in results_in_order])
         regions = np.concatenate([r.regions for r in results_in_order])
-        sample = Sample(name, particles, regions, {})
+        truth = CrossingTruth.concatenate([r.truth for r in results_in_order])
+        sample = Sample(name, particles, regions, {}, truth=truth)
         if cfg.background_cocktail is not None and name.removeprefix(BLIND + "_") not in cfg.signals:
             names = list(by_process)
             labels = np.concatenate([np.full(sum(len(r.particles) for r in shards), i, dtype=np.int8)
                                      for i, shards in enumerate(by_process.values())])
             order = np.random.default_rng(pythia_seed(seed, cfg.name, name, "shuffle")).permutation(len(labels))
-            sample = Sample(name, particles[order], regions[order], {"processes": names}, processes=labels[order])
+            sample = Sample(name, particles[order], regions[order], {"processes": names}, processes=labels[order],
+                            truth=truth.take(order))
         merged[name] = sample
     return merged
 

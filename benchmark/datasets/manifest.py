@@ -57,6 +57,32 @@ class SelectionSummary(StrictModel):
     processes: dict[str, ProcessSelection]
 
 
+class PileupStitching(StrictModel):
+    stitch_pthat_gev: float
+    sigma_inelastic_mb: float = Field(gt=0)
+    sigma_hard_mb: float = Field(ge=0)
+    sigma_hard_error_mb: float = Field(ge=0)
+    hard_fraction: float = Field(ge=0, le=1, description="of pile-up interactions, the fraction generated fresh")
+    source: str
+
+
+class PileupPoolRecord(StrictModel):
+    size: int = Field(gt=0, description="soft interactions in the pool")
+    crossings: int = Field(ge=0, description="crossings that drew pile-up from it")
+    reuse_factor: float = Field(ge=0, description="mean number of times each pool interaction was drawn")
+    fresh_hard_interactions_expected: int = Field(ge=0)
+
+
+class PileupSummary(StrictModel):
+    mu: float
+    stitching: PileupStitching | None
+    pool_generated: int = Field(gt=0, description="minimum-bias interactions generated to fill all pools")
+    fraction_above_stitch: float = Field(ge=0, le=1, description="of them, the fraction above the stitching scale "
+                                         "(dropped): a check of the hard fraction")
+    fraction_above_stitch_interval_68: tuple[float, float]
+    pools: dict[str, PileupPoolRecord]
+
+
 class DatasetManifest(StrictModel):
     """The contents of ``dataset.json``."""
 
@@ -76,6 +102,7 @@ class DatasetManifest(StrictModel):
     events_per_second: float | None = None
     execution: ExecutionRecord
     selection: SelectionSummary | None = None
+    pileup: PileupSummary | None = None
     classes: list[str] | None = Field(None, description="jets: class names, indexed by the labels")
     features: list[str] | None = Field(None, description="jets: feature names")
 

@@ -1,8 +1,8 @@
 """One HDF5 sample file in the ADC2021 layout: writing it atomically and reading it back with every check.
 
 ``Particles`` (N, 19, 4) with ``Particles_Names`` and ``Particles_Classes`` as in the public ADC2021 release; our
-files add ``Regions`` (N, 18, 14) calorimeter region ET, optional ``EvtId`` and ``Process`` columns and metadata
-attributes. Public ADC2021 files load through the same :func:`load_sample`.
+files add ``Regions`` (N, 18, 14) calorimeter region ET, optional ``EvtId`` and ``Process`` columns, the per-crossing
+truth ``Truth_*`` (pile-up count, the hardest interaction's pT-hat, source and id) and metadata attributes. Public ADC2021 files load through the same :func:`load_sample`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from l1ad.benchmark.generation.pileup import CrossingTruth
 from l1ad.benchmark.trigger.layout import N_OBJECTS, N_REGION_ETA, N_REGION_PHI, PARTICLE_CLASSES, PARTICLE_NAMES
 from l1ad.errors import DataFileError, first_line
 from l1ad.files import replacing
+
+# Per-crossing truth, in the order of CrossingTruth's fields, and the dtype kinds accepted for each.
+TRUTH_KEYS = ("Truth_NPileup", "Truth_HardestPtHat", "Truth_HardestSource", "Truth_HardestId", "Truth_GenJetLeadingPt",
+              "Truth_GenJetCount", "Truth_GenJetHT")
+TRUTH_KINDS = ("ui", "f", "ui", "i", "f", "ui", "f")
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Sample:
     path: Path | None = None
     event_ids: np.ndarray | None = None  # ``EvtId``, as in ADC2021's blind file
     processes: np.ndarray | None = None  # ``Process``: per-event index into metadata["processes"] (cocktails)
+    truth: CrossingTruth | None = None  # ``Truth_*``: pile-up count and hardest interaction per crossing (ours only)
 
     def __len__(self) -> int:
         return len(self.particles)
@@ -49,6 +56,9 @@ def write_sample(path: Path, sample: Sample) -> None:
                 f.create_dataset("EvtId", data=sample.event_ids)
             if sample.processes is not None:
                 f.create_dataset("Process", data=sample.processes)
+            if sample.truth is not None:
+                for key, column in zip(TRUTH_KEYS, sample.truth.columns(), strict=True):
+                    f.create_dataset(key, data=column, compression="gzip", shuffle=True)
             f.attrs["sample"] = sample.name
             for key, value in sample.metadata.items():
                 f.attrs[key] = json.dumps(value) if isinstance(value, Mapping | list) else value
@@ -79,6 +89,8 @@ def load_sample(path: str | Path) -> Sample:
             regions = _dataset(f, path, "Regions", "uif", (len(particles), N_REGION_PHI, N_REGION_ETA), required=False)
             event_ids = _dataset(f, path, "EvtId", "ui", (len(particles),), required=False)
             processes = _dataset(f, path, "Process", "ui", (len(particles),), required=False)
+            truth_columns = [_dataset(f, path, key, kind, (len(particles),), required=False)
+                             for key, kind in zip(TRUTH_KEYS, TRUTH_KINDS, strict=True)]
             names = _dataset(f, path, "Particles_Names", "SUO", (4,), required=False)
             metadata = {k: _attr(v) for k, v in f.attrs.items()}
     except (OSError, TypeError, ValueError, KeyError) as exc:  # h5py's errors for damaged files and odd attributes
@@ -97,9 +109,17 @@ def load_sample(path: str | Path) -> Sample:
         raise DataFileError(f"{path}: 'Particles' has negative pT in {bad} events")
     if regions is not None and (not np.isfinite(regions).all() or (regions < 0).any()):
         raise DataFileError(f"{path}: 'Regions' has negative, NaN or Inf energies")
+    truth = None
+    if any(c is not None for c in truth_columns):
+        if any(c is None for c in truth_columns):
+            missing = [k for k, c in zip(TRUTH_KEYS, truth_columns, strict=True) if c is None]
+            raise DataFileError(f"{path}: truth datasets incomplete, missing {', '.join(missing)}")
+        if any(not np.isfinite(c).all() or (c < 0).any() for i, c in enumerate(truth_columns) if i != 3):
+            raise DataFileError(f"{path}: truth has negative, NaN or Inf values")
+        truth = CrossingTruth(*truth_columns)
     name = str(metadata.pop("sample", path.stem))
     return Sample(name=name, particles=particles, regions=regions, metadata=metadata, path=path, event_ids=event_ids,
-                  processes=processes)
+                  processes=processes, truth=truth)
 
 
 def _dataset(f: h5py.File, path: Path, key: str, kinds: str, shape: tuple, *, required: bool = True):

@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l1ad.benchmark.statistics import clopper_pearson
-
-DEFAULT_COLLISION_RATE_MHZ = 28.61  # effective LHC filled-bunch crossing rate
+from l1ad.benchmark.trigger.menu import DEFAULT_COLLISION_RATE_MHZ
 
 
 @dataclass(frozen=True)

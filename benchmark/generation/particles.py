@@ -25,13 +25,23 @@ class ParticleTable:
     ieta: np.ndarray  # int16: trigger tower hit (see geometry), computed once per particle
     iphi: np.ndarray  # int16
     offsets: np.ndarray  # int64, length n_interactions + 1
+    scale: np.ndarray  # float32, per interaction: Pythia's pT-hat (GeV), the hardest partonic scale
 
     @classmethod
-    def from_columns(cls, counts: np.ndarray, **columns: np.ndarray) -> ParticleTable:
-        return cls(**columns, offsets=np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+    def from_columns(cls, counts: np.ndarray, scale: np.ndarray | None = None, **columns: np.ndarray) -> ParticleTable:
+        """A table from per-particle columns and per-interaction ``counts`` (and ``scale``; zero when not known)."""
+        scale = np.zeros(len(counts), dtype=np.float32) if scale is None else np.asarray(scale, dtype=np.float32)
+        return cls(**columns, offsets=np.concatenate(([0], np.cumsum(counts))).astype(np.int64), scale=scale)
+
+    @classmethod
+    def empty(cls) -> ParticleTable:
+        f32, i16 = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int16)
+        return cls.from_columns(np.zeros(0, dtype=np.int64), pt=f32, eta=f32, phi=f32, kind=np.zeros(0, dtype=np.int8),
+                                ieta=i16, iphi=i16)
 
     def columns(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "offsets"}
+        """The per-particle columns."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("offsets", "scale")}
 
     @property
     def n_interactions(self) -> int:
@@ -43,13 +53,14 @@ class ParticleTable:
     def slice(self, start: int, stop: int) -> ParticleTable:
         """Interactions ``start`` to ``stop - 1`` as a table of their own."""
         lo, hi = self.offsets[start], self.offsets[stop]
-        return replace(self, offsets=self.offsets[start : stop + 1] - lo, **{k: v[lo:hi] for k, v in self.columns().items()})
+        return replace(self, offsets=self.offsets[start : stop + 1] - lo, scale=self.scale[start:stop],
+                       **{k: v[lo:hi] for k, v in self.columns().items()})
 
     def take(self, interactions: np.ndarray) -> ParticleTable:
         """The given interactions (indices, in that order) as a table of their own."""
         index, _ = gather_ranges(self.offsets, interactions)
         counts = self.counts()[interactions]
-        return ParticleTable.from_columns(counts, **{k: v[index] for k, v in self.columns().items()})
+        return ParticleTable.from_columns(counts, self.scale[interactions], **{k: v[index] for k, v in self.columns().items()})
 
 
 
@@ -64,5 +75,6 @@ def gather_ranges(offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, n
 def concatenate(tables: list[ParticleTable]) -> ParticleTable:
     names = tables[0].columns().keys()
     return ParticleTable.from_columns(
-        np.concatenate([t.counts() for t in tables]), **{k: np.concatenate([t.columns()[k] for t in tables]) for k in names}
+        np.concatenate([t.counts() for t in tables]), np.concatenate([t.scale for t in tables]),
+        **{k: np.concatenate([t.columns()[k] for t in tables]) for k in names},
     )

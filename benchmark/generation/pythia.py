@@ -59,37 +59,63 @@ class EventStream:
     """One seeded Pythia 8 instance of a named process, handing out visible final states batch by batch.
 
     Successive batches continue the same random sequence, so a stream that is read until enough events pass a
-    selection is as reproducible as a fixed-size sample.
+    selection is as reproducible as a fixed-size sample. ``settings`` are added after the process's own (the dataset's
+    detector settings, such as decays in flight, or a phase-space cut).
     """
 
-    def __init__(self, process: str, seed: int, sqrt_s_tev: float):
+    def __init__(self, process: str, seed: int, sqrt_s_tev: float, settings: Iterable[str] = ()):
         if process not in PROCESSES:
             raise ConfigError(f"unknown process {process!r}; known: {', '.join(sorted(PROCESSES))}")
         self.process = process
-        self._pythia = new_pythia(PROCESSES[process].settings, seed=seed, sqrt_s_tev=sqrt_s_tev,
+        self._pythia = new_pythia((*PROCESSES[process].settings, *settings), seed=seed, sqrt_s_tev=sqrt_s_tev,
                                   what=f"process {process!r}")
 
     def next(self, n_events: int, *, progress=None) -> ParticleTable:
         """The next ``n_events`` events; ``progress`` (optional) receives the number finished since its last call."""
-        tables = []
+        tables = [ParticleTable.empty()]
         remaining, batch = n_events, 200
         while remaining > 0:
             events = self._pythia.nextBatch(min(batch, remaining))
             if len(events) == 0:
                 raise L1adError(f"Pythia produced no events for process {self.process!r}")
-            tables.append(_visible_final_state(events.prt))
+            tables.append(_visible_final_state(events.prt, np.sqrt(ak.to_numpy(events.info.pT2Hat))))
             remaining -= len(events)
             if progress is not None:
                 progress(len(events))
         return concatenate(tables)
 
+    def next_below(self, n_events: int, max_scale_gev: float) -> tuple[ParticleTable, int]:
+        """The next ``n_events`` events whose pT-hat is below ``max_scale_gev``, and how many were generated for them
+        (the rest, above the scale, are dropped: they belong to the other side of a stitched sample)."""
+        kept, n_kept, n_generated = [], 0, 0
+        while n_kept < n_events:
+            table = self.next(min(200, 2 * (n_events - n_kept)))
+            below = np.flatnonzero(table.scale < max_scale_gev)[: n_events - n_kept]
+            # count up to the last event used, so kept / generated estimates the fraction below the scale
+            n_generated += int(below[-1]) + 1 if n_kept + len(below) == n_events else table.n_interactions
+            kept.append(table.take(below))
+            n_kept += len(below)
+        return concatenate(kept), n_generated
 
-def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, progress=None) -> ParticleTable:
+
+def generate(process: str, n_events: int, seed: int, sqrt_s_tev: float, *, settings: Iterable[str] = (),
+             progress=None) -> ParticleTable:
     """Generate ``n_events`` events of a named process with Pythia 8 and keep the visible final state."""
-    return EventStream(process, seed, sqrt_s_tev).next(n_events, progress=progress)
+    return EventStream(process, seed, sqrt_s_tev, settings).next(n_events, progress=progress)
 
 
-def _visible_final_state(prt: ak.Array) -> ParticleTable:
+def cross_section_mb(process: str, seed: int, sqrt_s_tev: float, *, settings: Iterable[str] = (),
+                     n_events: int = 20_000) -> tuple[float, float]:
+    """Pythia's cross-section estimate of a process (mb) and its statistical error, from ``n_events`` events of the
+    hard process alone (no showers, no hadronisation: the estimate needs only the phase-space sampling)."""
+    pythia = new_pythia((*PROCESSES[process].settings, *settings, "PartonLevel:all = off", "HadronLevel:all = off"),
+                        seed=seed, sqrt_s_tev=sqrt_s_tev, what=f"cross section of {process!r}")
+    pythia.nextBatch(n_events)
+    info = pythia.infoPython()
+    return float(info.sigmaGen()), float(info.sigmaErr())
+
+
+def _visible_final_state(prt: ak.Array, scale: np.ndarray) -> ParticleTable:
     abs_id = np.abs(prt.id)
     visible = is_visible(prt.status, prt.id)
     px, py, pz = prt.p.px[visible], prt.p.py[visible], prt.p.pz[visible]
@@ -108,6 +134,6 @@ def _visible_final_state(prt: ak.Array) -> ParticleTable:
     eta, phi = eta[inside].astype(np.float32), phi[inside].astype(np.float32)
     ieta, iphi = tower_index(eta, phi)
     return ParticleTable.from_columns(
-        np.bincount(owner[inside], minlength=len(counts)),
+        np.bincount(owner[inside], minlength=len(counts)), scale,
         pt=pt_flat[inside].astype(np.float32), eta=eta, phi=phi, kind=kind[inside], ieta=ieta, iphi=iphi,
     )

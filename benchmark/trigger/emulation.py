@@ -5,11 +5,14 @@ What a Level-1 trigger sees, approximately as in CMS Phase-1 (values are configu
 * towers: 72 in phi; in eta the CMS-like edges (0.087 wide up to |eta| = 1.74, wider in the endcap up to 3.0, 12 forward
   towers up to 5.0); EM and hadronic ET per tower, smeared with a/sqrt(E) (+) c resolution, Gaussian noise, a zero-suppression
   threshold and a 0.5 GeV least significant bit;
-* jets: 9x9-tower sliding window around a local-maximum seed tower, pile-up subtracted with the "chunky donut"
-  (the three lowest of the four 3x9 strips around the window);
+* jets: a sliding window of constant eta-phi area (9 towers in phi, about 0.78 in eta: 9 barrel towers, fewer of the
+  wider endcap and forward towers) around a local-maximum seed tower; pile-up subtracted with the median of the seven
+  other 9-tower blocks of the window's eta rings (robust to other jets; the CMS Phase-1 "chunky donut", used before,
+  kept pile-up jets alive at pile-up 60 here);
 * e/gamma: local-maximum EM tower, 3x3 EM cluster, hadronic-over-EM and relative isolation cuts;
-* muons: generator muons with the muon trigger's coarse pT resolution, |eta| < 2.4;
-* MET: negative vector sum of tower ET;
+* muons: generator muons (decays in flight included) with the muon trigger's coarse 1/pT resolution and its
+  tails, |eta| < 2.4;
+* MET: negative vector sum of the ET of towers above a pile-up dependent threshold;
 * CICADA regions: 4x4-tower sums over the 18 (phi) x 14 (eta) central regions, integer GeV.
 
 Everything runs on a whole chunk of events at once with numpy (no Python loop per event or particle).
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1ad.benchmark.generation.pileup import Crossings
-from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, N_ETA, N_PHI, PHI_CENTERS
+from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, ETA_EDGES, N_ETA, N_PHI, PHI_CENTERS
 from l1ad.benchmark.kinematics import wrap_phi
 from l1ad.benchmark.trigger.layout import (
     CLASS_EGAMMA,
@@ -54,18 +57,20 @@ def emulate(crossings: Crossings, cfg: EmulationConfig, rng: np.random.Generator
     particles = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
     particles[:, 0, :] = _met(total, cfg)
     boxes = _BoxSums(total)
-    pileup = boxes.donut_pileup()
-    particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, boxes, pileup, cfg)
+    window = boxes.jet_window()
+    pileup = boxes.ring_pileup(window)
+    particles[:, 1 : 1 + N_EGAMMA] = _egamma(em, had, boxes, window, pileup, cfg)
     particles[:, 1 + N_EGAMMA : 1 + N_EGAMMA + N_MUONS] = _muons(crossings, cfg, rng)
-    particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, boxes, pileup, cfg)
+    particles[:, 1 + N_EGAMMA + N_MUONS :] = _jets(total, window, pileup, cfg)
     return TriggerObjects(particles=particles, regions=_regions(total))
 
 
 def _towers(crossings: Crossings, cfg: EmulationConfig, rng):
     n = crossings.n_events
     cells = N_ETA * N_PHI * 2
-    deposited = np.bincount(crossings.deposit_event * cells + crossings.deposit_cell, weights=crossings.deposit_pt,
-                            minlength=n * cells).astype(np.float32).reshape(n, N_ETA, N_PHI, 2)
+    event, cell, pt = _share_hadron_showers(crossings, cfg, rng)
+    deposited = np.bincount(event * cells + cell, weights=pt, minlength=n * cells).astype(np.float32).reshape(
+        n, N_ETA, N_PHI, 2)
     cosh = np.cosh(ETA_CENTERS).astype(np.float32)[None, :, None]
     towers = []
     for layer, stochastic, constant in ((0, cfg.em_stochastic, cfg.em_constant), (1, cfg.had_stochastic, cfg.had_constant)):
@@ -85,31 +90,67 @@ def _towers(crossings: Crossings, cfg: EmulationConfig, rng):
     return np.floor(em / lsb) * lsb, np.floor(had / lsb) * lsb  # float32 is exact for these multiples of the LSB
 
 
+def _share_hadron_showers(crossings: Crossings, cfg: EmulationConfig, rng):
+    """Hadrons that start showering in the EM layer (probability ``hadron_em_probability``) leave a fraction of their
+    ET there, uniform in [0, ``hadron_em_fraction_max``]; the rest stays in the hadronic layer. This is what lets jets fake e/gamma (a pi+- that
+    deposits most of its energy early passes H/E) and isolation then decides. Drawn afresh for every crossing."""
+    event, cell, pt = crossings.deposit_event, crossings.deposit_cell, crossings.deposit_pt
+    early = np.flatnonzero((cell & 1).astype(bool) & (rng.random(len(cell)) < cfg.hadron_em_probability))
+    fraction = cfg.hadron_em_fraction_max * rng.random(len(early), dtype=np.float32)
+    in_hadronic = pt.copy()
+    in_hadronic[early] *= 1 - fraction
+    return (np.concatenate((event, event[early])), np.concatenate((cell, cell[early] - 1)),
+            np.concatenate((in_hadronic, pt[early] * fraction)))
+
+
+def _jet_window_rows(half_extent: float = 4.5 * 0.087) -> tuple[np.ndarray, np.ndarray]:
+    """Per eta ring, how many rings below and above the jet window reaches: as close as possible to ``half_extent`` in
+    eta on each side of the ring's centre (4 barrel rings; fewer where the towers are wider)."""
+    lo, hi = np.zeros(N_ETA, dtype=np.int64), np.zeros(N_ETA, dtype=np.int64)
+    for i in range(N_ETA):
+        for side, out in ((-1, lo), (1, hi)):
+            reach = [abs(abs(ETA_EDGES[np.clip(i + (k + 1 if side > 0 else -k), 0, N_ETA)] - ETA_CENTERS[i]) - half_extent)
+                     for k in range(_BoxSums.PAD + 1)]
+            out[i] = side * int(np.argmin(reach))
+    return lo, hi
+
+
 class _BoxSums:
     """Sums of tower ET over rectangles placed relative to every tower (zero beyond the eta edges, wrapping in phi)."""
 
-    PAD = 7  # the farthest a donut strip reaches from the central tower
+    PAD = 7  # the farthest a window reaches from the central tower
 
     def __init__(self, towers: np.ndarray):
         padded = _pad_grid(towers, self.PAD)
         self.c = np.pad(np.cumsum(np.cumsum(padded, axis=1), axis=2), ((0, 0), (1, 0), (1, 0)))
 
-    def __call__(self, eta_lo: int, eta_hi: int, phi_lo: int, phi_hi: int) -> np.ndarray:
-        """Sum over towers (i + eta_lo .. i + eta_hi, j + phi_lo .. j + phi_hi) for every tower (i, j)."""
+    def __call__(self, eta_lo, eta_hi, phi_lo: int, phi_hi: int) -> np.ndarray:
+        """Sum over towers (i + eta_lo .. i + eta_hi, j + phi_lo .. j + phi_hi) for every tower (i, j); the eta offsets
+        may be per-ring arrays."""
         p, c = self.PAD, self.c
-        i0, i1 = p + eta_lo, p + eta_hi + 1
+        rings = np.arange(N_ETA)
+        i0, i1 = p + rings + eta_lo, p + rings + eta_hi + 1
         j0, j1 = p + phi_lo, p + phi_hi + 1
-        return (c[:, i1 : i1 + N_ETA, j1 : j1 + N_PHI] - c[:, i0 : i0 + N_ETA, j1 : j1 + N_PHI]
-                - c[:, i1 : i1 + N_ETA, j0 : j0 + N_PHI] + c[:, i0 : i0 + N_ETA, j0 : j0 + N_PHI])
+        return (c[:, i1, j1 : j1 + N_PHI] - c[:, i0, j1 : j1 + N_PHI]
+                - c[:, i1, j0 : j0 + N_PHI] + c[:, i0, j0 : j0 + N_PHI])
 
     def window(self, half: int) -> np.ndarray:
         return self(-half, half, -half, half)
 
-    def donut_pileup(self) -> np.ndarray:
-        """CMS Phase-1 "chunky donut": of the four 3x9 strips around the 9x9 window, the three lowest summed
-        (81 towers, the window's area) estimate the pile-up inside the window."""
-        strips = np.stack((self(5, 7, -4, 4), self(-7, -5, -4, 4), self(-4, 4, 5, 7), self(-4, 4, -7, -5)))
-        return strips.sum(axis=0) - strips.max(axis=0)
+    def jet_window(self) -> np.ndarray:
+        return self(_JET_LO, _JET_HI, -4, 4)
+
+    @staticmethod
+    def ring_pileup(window: np.ndarray) -> np.ndarray:
+        """Pile-up inside every jet window: the median of the sums of the seven other windows along the same eta rings
+        (the 63 remaining towers of the ring band, in blocks of 9 phi towers). The median ignores up to three blocks
+        holding jets, so a back-to-back jet or a second jet at the same eta does not eat into the jet's energy."""
+        blocks = np.stack([np.roll(window, -9 * k, axis=2) for k in range(1, 8)])
+        return np.median(blocks, axis=0)
+
+
+_JET_LO, _JET_HI = _jet_window_rows()
+_JET_RINGS = _JET_HI - _JET_LO + 1  # eta rings per jet window
 
 
 def _local_maxima(towers: np.ndarray, half: int, seed_threshold: float, lsb: float) -> np.ndarray:
@@ -178,18 +219,18 @@ def _rank_into_slots(event, pt, eta, phi, n, k, object_class) -> np.ndarray:
     return out
 
 
-def _jets(total, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
-    et = boxes.window(4) - pileup
+def _jets(total, window: np.ndarray, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
+    et = window - pileup
     seeds = _local_maxima(total, 4, cfg.jet_seed_gev, cfg.tower_lsb_gev)
     accept = seeds & (et >= cfg.jet_min_pt_gev) & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta)
     return _top_objects(accept, np.floor(et / cfg.tower_lsb_gev) * cfg.tower_lsb_gev, N_JETS, CLASS_JET)
 
 
-def _egamma(em, had, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
+def _egamma(em, had, boxes: _BoxSums, window: np.ndarray, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
     cluster_em = _window_sum(em, 1)
     cluster_had = _window_sum(had, 1)
-    # isolation: 9x9 minus the 3x3 core, less the donut's pile-up density over those 72 towers
-    isolation = boxes.window(4) - boxes.window(1) - pileup * (72 / 81)
+    # isolation: the jet window minus the 3x3 core, less the pile-up expected over that area
+    isolation = window - boxes.window(1) - pileup * (1 - 9 / (9 * _JET_RINGS))[None, :, None]
     safe_em = np.maximum(cluster_em, 1e-9)
     accept = (
         _local_maxima(em, 1, cfg.egamma_seed_gev, cfg.tower_lsb_gev)
@@ -202,19 +243,31 @@ def _egamma(em, had, boxes: _BoxSums, pileup: np.ndarray, cfg: EmulationConfig) 
 
 
 def _muons(crossings: Crossings, cfg: EmulationConfig, rng) -> np.ndarray:
+    """Generator muons measured by the muon trigger: 1/pT smeared by a double Gaussian (a core, and a wide tail for a
+    fraction of muons: scattering, decays in flight, wrong station combinations), so soft muons are sometimes
+    measured hard, as in real L1 single-muon rates; pT saturates at ``muon_max_pt_gev``."""
     n_mu = len(crossings.muon_pt)
-    pt = crossings.muon_pt * (1 + cfg.muon_pt_resolution * rng.standard_normal(n_mu))
-    pt = np.floor(np.maximum(pt, 0) / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
+    reach = crossings.muon_pt >= cfg.muon_min_true_pt_gev  # softer muons range out before the muon stations
+    width = np.where(rng.random(n_mu) < cfg.muon_tail_fraction, cfg.muon_tail_resolution, cfg.muon_pt_resolution)
+    inverse = np.abs(1 + width * rng.standard_normal(n_mu)) / crossings.muon_pt
+    pt = np.minimum(1 / np.maximum(inverse, 1e-6), cfg.muon_max_pt_gev)
+    pt = np.floor(pt / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
     eta = crossings.muon_eta + 0.01 * rng.standard_normal(n_mu)
     phi = crossings.muon_phi + 0.01 * rng.standard_normal(n_mu)
     phi = wrap_phi(phi)
-    ok = (pt >= cfg.muon_min_pt_gev) & (np.abs(eta) <= cfg.muon_max_eta)
+    ok = reach & (pt >= cfg.muon_min_pt_gev) & (np.abs(eta) <= cfg.muon_max_eta)
     return _rank_into_slots(crossings.muon_event[ok], pt[ok], eta[ok], phi[ok], crossings.n_events, N_MUONS, CLASS_MUON)
 
 
 def _met(total, cfg: EmulationConfig) -> np.ndarray:
+    """Missing ET with pile-up mitigation: only towers above a pile-up dependent threshold enter the sum (as CMS's Run-3
+    ETMHF does). The threshold is ``met_tower_threshold_gev`` plus ``met_threshold_per_rho`` times the event's pile-up
+    density rho, the mean tower ET over |eta| < 1.5, so it rises with pile-up."""
+    central = np.abs(ETA_CENTERS) < 1.5
+    rho = total[:, central].mean(axis=(1, 2))
+    threshold = cfg.met_tower_threshold_gev + cfg.met_threshold_per_rho * rho
     inside = (np.abs(ETA_CENTERS) <= cfg.met_max_eta)[None, :, None]
-    et = np.where(inside, total, 0.0)
+    et = np.where(inside & (total > threshold[:, None, None]), total, 0.0)
     sx = -(et * np.cos(PHI_CENTERS)[None, None, :]).sum(axis=(1, 2))
     sy = -(et * np.sin(PHI_CENTERS)[None, None, :]).sum(axis=(1, 2))
     met = np.floor(np.hypot(sx, sy) / cfg.tower_lsb_gev) * cfg.tower_lsb_gev

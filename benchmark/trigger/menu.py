@@ -11,6 +11,8 @@ from l1ad.benchmark.statistics import clopper_pearson
 from l1ad.benchmark.trigger.layout import N_EGAMMA, N_JETS, N_MUONS
 from l1ad.config.menu import MenuConfig, Seed
 
+DEFAULT_COLLISION_RATE_MHZ = 28.61  # effective LHC filled-bunch crossing rate
+
 _SLOTS = {"egamma": slice(1, 1 + N_EGAMMA), "muon": slice(1 + N_EGAMMA, 1 + N_EGAMMA + N_MUONS),
           "jet": slice(1 + N_EGAMMA + N_MUONS, 1 + N_EGAMMA + N_MUONS + N_JETS)}
 

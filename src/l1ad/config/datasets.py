@@ -35,6 +35,10 @@ class EmulationConfig(StrictModel):
     em_constant: float = Field(0.02, ge=0)
     had_stochastic: float = Field(1.0, ge=0, description="hadronic energy resolution a/sqrt(E)")
     had_constant: float = Field(0.05, ge=0)
+    hadron_em_probability: float = Field(
+        0.6, ge=0, le=1, description="chance a hadron starts showering in the EM layer (CMS ECAL ~1.1 interaction "
+        "lengths); it then leaves a fraction of its ET there, uniform up to hadron_em_fraction_max")
+    hadron_em_fraction_max: float = Field(0.7, ge=0, le=1)
     tower_noise_gev: float = Field(0.15, ge=0, description="Gaussian electronics noise per tower, in ET")
     jet_seed_gev: float = Field(4.0, ge=0)
     jet_min_pt_gev: float = Field(20.0, ge=0)
@@ -45,9 +49,16 @@ class EmulationConfig(StrictModel):
     egamma_max_h_over_e: float = Field(0.25, ge=0)
     egamma_max_rel_iso: float = Field(0.5, ge=0)
     muon_min_pt_gev: float = Field(3.0, ge=0)
+    muon_min_true_pt_gev: float = Field(3.5, ge=0, description="softer muons range out before the muon stations")
     muon_max_eta: float = Field(2.4, gt=0)
-    muon_pt_resolution: float = Field(0.15, ge=0)
+    muon_pt_resolution: float = Field(0.15, ge=0, description="core Gaussian width of the relative 1/pT error")
+    muon_tail_fraction: float = Field(0.05, ge=0, le=1, description="muons measured with the tail width instead")
+    muon_tail_resolution: float = Field(0.4, ge=0, description="tail Gaussian width of the relative 1/pT error")
+    muon_max_pt_gev: float = Field(255.0, gt=0, description="the muon trigger's pT saturates here")
     met_max_eta: float = Field(5.0, gt=0)
+    met_tower_threshold_gev: float = Field(0.0, ge=0, description="towers below this never enter MET")
+    met_threshold_per_rho: float = Field(12.0, ge=0, description="MET tower threshold rises by this times rho, the "
+                                         "event's mean tower ET over |eta| < 1.5 (a pile-up estimate)")
 
     @property
     def eta_acceptance(self) -> EtaAcceptance:
@@ -76,9 +87,31 @@ class LeptonTrigger(StrictModel):
     )
 
 
+class PileupPools(StrictModel):
+    """Soft pile-up interactions generated for each pool. Every split has a pool of its own (signals share one, the blind
+    sample has one), so no pile-up interaction is shared between train, validation, test and blind."""
+
+    train: int = Field(4000, gt=0)
+    validation: int = Field(1000, gt=0)
+    test: int = Field(4000, gt=0)
+    blind: int = Field(1000, gt=0)
+    signal: int = Field(1000, gt=0)
+
+
+class DecayVolume(StrictModel):
+    """Long-lived hadrons (pi+-, K+-, K0L, K0S, Lambda, ...) decay in flight inside this cylinder around the beam (the
+    tracker volume in front of the CMS calorimeter); beyond it they reach the calorimeter undecayed."""
+
+    radius_mm: float = Field(1290.0, gt=0)
+    half_length_mm: float = Field(3000.0, gt=0)
+
+
+PILEUP_PROCESSES = ("minbias", "pileup_hard")  # what pile-up is made of; not selectable as signal or background
+
+
 def _check_process(name: str, what: str) -> None:
-    if name not in PROCESSES or name == "minbias":
-        known = ", ".join(sorted(p for p in PROCESSES if p != "minbias"))
+    if name not in PROCESSES or name in PILEUP_PROCESSES:
+        known = ", ".join(sorted(p for p in PROCESSES if p not in PILEUP_PROCESSES))
         raise ValueError(f"unknown {what} process {name!r}; known: {known}")
 
 
@@ -88,7 +121,12 @@ class DatasetConfig(StrictModel):
     size: str = Field("custom", description="the named size this config was resolved from")
     sqrt_s_tev: float = Field(13.6, gt=0)
     pileup_mu: float = Field(60.0, ge=0)
-    pileup_pool_size: int = Field(4000, gt=0)
+    pileup_pools: PileupPools = PileupPools()
+    pileup_stitch_pthat_gev: float | None = Field(
+        30.0, gt=0, description="pile-up interactions above this pT-hat are generated fresh (hard QCD, never reused); "
+        "the pools hold only interactions below it. None: pools of all inelastic interactions, reused")
+    decays_in_flight: DecayVolume | None = Field(DecayVolume(), description="None: pi/K never decay (c tau > 10 mm "
+                                                 "stable)")
     background: SampleSizes
     signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
     background_cocktail: dict[str, float] | None = Field(
@@ -140,7 +178,7 @@ class DatasetConfig(StrictModel):
 
 
 class DatasetSize(StrictModel):
-    pileup_pool_size: int = Field(gt=0)
+    pileup_pools: PileupPools
     background: SampleSizes
     signal_events: int = Field(gt=0, description="events per signal")
     blind: BlindSizes = BlindSizes()
@@ -154,6 +192,8 @@ class DatasetDefinition(StrictModel):
     description: str
     sqrt_s_tev: float = Field(13.6, gt=0)
     pileup_mu: float = Field(60.0, ge=0)
+    pileup_stitch_pthat_gev: float | None = Field(30.0, gt=0)
+    decays_in_flight: DecayVolume | None = DecayVolume()
     signals: list[str] = Field(min_length=1)
     background_cocktail: dict[str, float] | None = None
     trigger: LeptonTrigger | None = None
@@ -167,7 +207,8 @@ class DatasetDefinition(StrictModel):
         chosen = self.sizes[size]
         return DatasetConfig(
             name=self.name, version=self.version, size=size, sqrt_s_tev=self.sqrt_s_tev, pileup_mu=self.pileup_mu,
-            pileup_pool_size=chosen.pileup_pool_size, background=chosen.background,
+            pileup_pools=chosen.pileup_pools, pileup_stitch_pthat_gev=self.pileup_stitch_pthat_gev,
+            decays_in_flight=self.decays_in_flight, background=chosen.background,
             signals={s: chosen.signal_events for s in self.signals}, background_cocktail=self.background_cocktail,
             trigger=self.trigger, blind=chosen.blind, emulation=self.emulation, shard_size=self.shard_size,
         )

@@ -25,6 +25,12 @@ PROCESSES: dict[str, Process] = {
             "inelastic pp (non-diffractive + diffractive): one pile-up interaction; zero-bias background when overlaid",
             ("SoftQCD:inelastic = on",),
         ),
+        Process(
+            "pileup_hard",
+            "hard QCD 2 -> 2 scattering above the pile-up stitching scale (the scale is set by the dataset): the pile-up "
+            "interactions that are generated fresh for every crossing",
+            ("HardQCD:all = on",),
+        ),
         Process("ttbar", "top-quark pair production, all decays", ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")),
         Process(
             "htautau",

@@ -1,0 +1,63 @@
+"""Generator-level (particle-level) jets of each interaction: what the Level-1 jets are compared with.
+
+As CMS's generator jets, they are anti-kT 0.4 jets of one interaction's visible final-state particles (neutrinos and
+BSM invisibles excluded, muons included) with no pile-up mixed in; a crossing's particle-level jets are the union of
+its interactions' jets. Only per-interaction summaries are kept: the leading jet, the number of jets above
+``MIN_PT_GEV`` and their HT within ``HT_MAX_ETA`` (the reference menu's HTT360er definition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from l1ad.benchmark.generation.particles import ParticleTable
+
+JET_R = 0.4
+MIN_PT_GEV = 30.0
+HT_MAX_ETA = 2.5
+
+
+@dataclass(frozen=True)
+class GenJetSummary:
+    """Per interaction: leading generator jet pT (within ``max_eta``), number of jets above MIN_PT_GEV there, and HT of
+    jets above MIN_PT_GEV with |eta| < HT_MAX_ETA; all GeV and float32 (counts int16)."""
+
+    leading_pt: np.ndarray
+    n_jets: np.ndarray
+    ht: np.ndarray
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.leading_pt, self.n_jets, self.ht
+
+    def take(self, index: np.ndarray) -> GenJetSummary:
+        return GenJetSummary(*(column[index] for column in self.columns()))
+
+    @staticmethod
+    def empty(n: int) -> GenJetSummary:
+        return GenJetSummary(np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32))
+
+
+def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
+    """Cluster every interaction of ``table`` on its own and summarise its jets (jets with |eta| > ``max_eta`` are
+    ignored, as the Level-1 jets they are compared with)."""
+    n = table.n_interactions
+    if n == 0 or len(table.pt) == 0:
+        return GenJetSummary.empty(n)
+    import fastjet
+
+    pt, eta, phi = (np.asarray(x, dtype=np.float64) for x in (table.pt, table.eta, table.phi))
+    momenta = ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
+                      "E": pt * np.cosh(eta)}, with_name="Momentum4D")
+    events = ak.unflatten(momenta, table.counts())
+    jets = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)).inclusive_jets(
+        min_pt=MIN_PT_GEV / 2)
+    jet_pt = np.hypot(jets.px, jets.py)
+    jet_eta = np.arcsinh(jets.pz / np.maximum(jet_pt, 1e-9))
+    inside = np.abs(jet_eta) <= max_eta
+    leading = ak.to_numpy(ak.fill_none(ak.max(jet_pt[inside], axis=1), 0.0))
+    n_jets = ak.to_numpy(ak.sum(inside & (jet_pt > MIN_PT_GEV), axis=1))
+    ht = ak.to_numpy(ak.sum(jet_pt[(np.abs(jet_eta) < HT_MAX_ETA) & (jet_pt > MIN_PT_GEV)], axis=1))
+    return GenJetSummary(leading.astype(np.float32), n_jets.astype(np.int16), ht.astype(np.float32))
