@@ -26,13 +26,14 @@ from l1ad.benchmark.plotting import hep_pyplot
 from l1ad.benchmark.trigger.menu import DEFAULT_COLLISION_RATE_MHZ
 from l1ad.config.menu import MenuConfig
 from l1ad.files import write_text_atomic
+from l1ad.markup import markdown_cell
 
 CARD = "CARD.md"
 PLOTS = "card"
 APPROXIMATIONS = (
     "The Level-1 emulation uses approximate CMS Phase-1 values (tower geometry, resolutions, thresholds, jet and "
     "e/gamma algorithms) and is not calibrated to CMS data; object energies are tower sums with unit response and no "
-    "jet energy calibration (the measured response against particle level is below).",
+    "jet energy calibration (its measured response against particle level is given with the menu above).",
     "Soft pile-up interactions (below the stitching scale) are drawn with replacement from a finite pool per split, "
     "each draw rotated in phi by whole towers and mirrored in eta; crossings of one split share soft interactions "
     "(reuse factors below), never hard ones and never across splits.",
@@ -65,7 +66,9 @@ def write_card(dataset: Dataset) -> Path:
         f"- Collision energy {cfg['sqrt_s_tev']} TeV; pile-up Poisson(mu = {cfg['pileup_mu']}) inelastic interactions "
         "(see Pile-up)",
         f"- {_meaning(m)}. There are no cross-section weights.",
-        f"- Generation took {m.generation_seconds} s ({m.events_per_second} events/s overall)",
+        f"- Generation took {m.generation_seconds} s ({m.events_per_second} events/s overall, "
+        f"{_per_core(m)} events/s per core with {max(1, m.execution.workers)} worker process(es); pile-up pools "
+        "included)",
         "",
         "## Samples",
         "",
@@ -115,6 +118,12 @@ def _meaning(manifest: DatasetManifest) -> str:
             "meaningful, not absolute trigger rates")
 
 
+def _per_core(manifest: DatasetManifest) -> str:
+    if manifest.events_per_second is None:
+        return "n/a"
+    return f"{manifest.events_per_second / max(1, manifest.execution.workers):.1f}"
+
+
 def _pileup_lines(manifest: DatasetManifest) -> list[str]:
     pileup = manifest.pileup
     if pileup is None:
@@ -154,7 +163,7 @@ def _fidelity_lines(dataset: Dataset, plots: Path) -> list[str]:
         return []
     menu = MenuConfig()
     plot_rates_vs_pileup(background, menu, plots / "rates_vs_pileup.png")
-    tail_rows = [f"| {t.quantity} | {t.threshold_gev:.1f} | {t.n_above} | {t.n_distinct} |"
+    tail_rows = [f"| {markdown_cell(t.quantity)} | {t.threshold_gev:.1f} | {t.n_above} | {t.n_distinct} |"
                  for t in tails(background)]
     return [
         "## Reference Level-1 menu and the background tails",

@@ -86,7 +86,8 @@ def menu_table(sample: Sample, menu: MenuConfig, jet_max_eta: float) -> list[str
         rows.append(f"| {name} | {r.n_accepted} | {r.rate_khz:.2f} [{r.rate_interval_khz[0]:.2f}, "
                     f"{r.rate_interval_khz[1]:.2f}] | {level} |")
     rows += ["", f"Particle level: leading generator jet (anti-kT 0.4 per interaction, |eta| < {jet_max_eta:g}) above "
-             f"180 GeV, and HT of generator jets above {MIN_PT_GEV:g} GeV with |eta| < {HT_MAX_ETA:g} above 360 GeV.",
+             f"180 GeV, and HT of generator jets above {MIN_PT_GEV:g} GeV with |eta| < {HT_MAX_ETA:g} above 360 GeV; jets "
+             "clustered with FastJet (M. Cacciari, G. P. Salam, G. Soyez, EPJC 72 (2012) 1896).",
              f"Reference: {CMS_REFERENCE}."]
     return rows
 
@@ -101,7 +102,18 @@ def comparison_lines(sample: Sample) -> list[str]:
         f"at particle level (ratio {l1_jets.mean() / max(truth.genjet_count.mean(), 1e-9):.2f}); crossings with one: "
         f"{(l1_jets > 0).mean():.3f} against {(truth.genjet_count > 0).mean():.3f}.",
         f"- MET per-component width (standard deviation of MET_x): {met_x.std():.1f} GeV emulated.",
+        f"- Leading-jet response (median emulated / particle-level leading jet pT, crossings with a particle-level "
+        f"leading jet above 60 GeV): {_response(p[:, _JET, 0], truth.genjet_leading_pt)}; no jet energy calibration is "
+        "applied.",
     ]
+
+
+def _response(l1: np.ndarray, particle: np.ndarray) -> str:
+    hard = particle > 60
+    if hard.sum() < 10:
+        return f"not measured ({int(hard.sum())} crossings)"
+    ratio = l1[hard] / particle[hard]
+    return f"{np.median(ratio):.3f} ({int(hard.sum())} crossings)"
 
 
 def plot_rates_vs_pileup(sample: Sample, menu: MenuConfig, path: Path) -> Path:

@@ -48,6 +48,7 @@ def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
         return GenJetSummary.empty(n)
     import fastjet
 
+    _silence_banner(fastjet)
     pt, eta, phi = (np.asarray(x, dtype=np.float64) for x in (table.pt, table.eta, table.phi))
     momenta = ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
                       "E": pt * np.cosh(eta)}, with_name="Momentum4D")
@@ -61,3 +62,28 @@ def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
     n_jets = ak.to_numpy(ak.sum(inside & (jet_pt > MIN_PT_GEV), axis=1))
     ht = ak.to_numpy(ak.sum(jet_pt[(np.abs(jet_eta) < HT_MAX_ETA) & (jet_pt > MIN_PT_GEV)], axis=1))
     return GenJetSummary(leading.astype(np.float32), n_jets.astype(np.int16), ht.astype(np.float32))
+
+
+_BANNER_SHOWN = False
+
+
+def _silence_banner(fastjet) -> None:
+    """FastJet prints its banner to stdout on a process's first clustering (once per Dask worker, in the middle of the
+    progress bars); cluster one particle with stdout pointed at /dev/null first. FastJet is cited in the card."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            one = ak.Array([[{"px": 1.0, "py": 0.0, "pz": 0.0, "E": 1.0}]], with_name="Momentum4D")
+            fastjet.ClusterSequence(one, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)).inclusive_jets()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
