@@ -40,6 +40,7 @@ from l1ad.benchmark.statistics import clopper_pearson
 from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
 from l1ad.config import DatasetConfig
+from l1ad.config.datasets import PileupPools
 from l1ad.config.processes import PROCESSES
 from l1ad.errors import DataFileError, L1adError
 from l1ad.files import replacing, write_json_model
@@ -290,7 +291,7 @@ def build_dataset(
     cross_sections = pileup_cross_sections(cfg, seed)
     hard_fraction = cross_sections["hard_fraction"] if cross_sections else 0.0
     pool_sizes = {name: getattr(cfg.pileup_pools, name)
-                  for name in sorted({pool_of(part.sample) for part in plan}, key=POOL_ORDER.index)}
+                  for name in sorted({pool_of(part.sample) for part in plan}, key=list(PileupPools.model_fields).index)}
     pool_jobs = _shards(Part("pool", None, sum(pool_sizes.values())), seed, cfg)
     sample_jobs = [job for part in plan for job in _shards(part, seed, cfg, hard_fraction)]
     with progress_bar(sum(j.n_events for j in pool_jobs) + sum(p.n_events for p in plan), f"dataset {cfg.name}", "ev",
@@ -337,9 +338,6 @@ def build_dataset(
     dataset = Dataset(directory=directory, manifest=manifest)
     write_card(dataset)
     return dataset
-
-
-POOL_ORDER = ("train", "validation", "test", "blind", "signal")
 
 
 def split_pools(table: ParticleTable, sizes: dict[str, int]) -> dict[str, ParticleTable]:

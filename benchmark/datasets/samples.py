@@ -114,7 +114,9 @@ def load_sample(path: str | Path) -> Sample:
         if any(c is None for c in truth_columns):
             missing = [k for k, c in zip(TRUTH_KEYS, truth_columns, strict=True) if c is None]
             raise DataFileError(f"{path}: truth datasets incomplete, missing {', '.join(missing)}")
-        if any(not np.isfinite(c).all() or (c < 0).any() for i, c in enumerate(truth_columns) if i != 3):
+        ids_may_be_negative = "Truth_HardestId"  # -1: a crossing without interactions
+        if any(not np.isfinite(c).all() or (c < 0).any()
+               for key, c in zip(TRUTH_KEYS, truth_columns, strict=True) if key != ids_may_be_negative):
             raise DataFileError(f"{path}: truth has negative, NaN or Inf values")
         truth = CrossingTruth(*truth_columns)
     name = str(metadata.pop("sample", path.stem))
