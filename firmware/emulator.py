@@ -1,0 +1,311 @@
+"""A bit-exact emulator of the firmware network, vectorized over events in numpy.
+
+``FixedPointNetwork.from_hls(hls_model)`` reads the layers, integer weights and every precision (with rounding and
+overflow modes) of a converted hls4ml model; ``predict(X)`` returns what ``hls_model.predict(X)`` returns, bit for bit,
+and ``score(X)`` the trigger score computed in fixed point where the network file defines one. The rules of every layer
+are those of :mod:`l1ad.firmware.network`.
+
+Values are exact float64 (see :mod:`l1ad.firmware.fixed`): a dense or convolution layer is one BLAS matmul whenever the
+exact sum of products fits in 53 bits (checked per chunk from the actual inputs and weights), otherwise an int64
+matmul; a layer whose accumulator rounds each product, or saturates, is accumulated term by term as the firmware does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from l1ad.errors import L1adError
+from l1ad.firmware.fixed import MAX_EXACT_BITS, FixedType, cast, product_type
+from l1ad.firmware.network import (
+    AvgPool2DLayer,
+    BatchNormLayer,
+    ConcatenateLayer,
+    Conv2DLayer,
+    DenseLayer,
+    FixedNetwork,
+    InputLayer,
+    MaskedMSEScore,
+    QuantizeLayer,
+    ReluLayer,
+    ReshapeLayer,
+    SumSquaresScore,
+    UpSample2DLayer,
+    ZeroPad2DLayer,
+)
+
+CHUNK = 16384  # events per pass: the widest intermediate (CNN patches) stays below ~100 MB
+
+
+class EmulationError(L1adError):
+    """The network cannot be emulated exactly (an unsupported layer or type); the message names the layer."""
+
+
+@dataclass
+class _Weights:
+    """A dense/conv layer's weights as exact float64 values and as int64 mantissas, and the accumulation plan."""
+
+    w: np.ndarray  # (n_in, n_out) values
+    w_int: np.ndarray  # (n_in, n_out) mantissas
+    bias: np.ndarray  # (n_out,) values already cast to the accumulator
+    column_abs_sum: float  # max over outputs of sum_i |w_int[i, j]|
+    product_frac: int
+    accum: FixedType
+    exact_sum: bool  # products need no rounding and any overflow is a wrap: the whole sum can be taken at once
+
+
+def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType) -> _Weights:
+    w = np.ldexp(w_int.astype(np.float64), -layer.weight_type.frac)
+    bias = cast(np.ldexp(np.asarray(layer.bias, dtype=np.float64), -layer.bias_type.frac), layer.accum_type)
+    product = product_type(input_type, layer.weight_type)
+    lo, hi = layer.accum_type.mantissa_range
+    # Largest partial sum, in accumulator units: if it fits, saturation never acts and the order does not matter.
+    worst = (np.abs(w_int).sum(axis=0).max(initial=0) * input_type.max_abs * 2.0**(layer.accum_type.frac
+             - layer.weight_type.frac) + np.abs(bias).max(initial=0) * 2.0**layer.accum_type.frac)
+    no_overflow = worst <= min(-lo, hi)
+    exact_sum = layer.accum_type.frac >= product.frac and (layer.accum_type.overflow == "WRAP" or no_overflow)
+    return _Weights(w, w_int.astype(np.int64), bias, float(np.abs(w_int).sum(axis=0).max(initial=0)), product.frac,
+                    layer.accum_type, exact_sum)
+
+
+def _accumulate(x: np.ndarray, weights: _Weights, x_type: FixedType) -> np.ndarray:
+    """``acc`` of the dense rule for inputs ``x`` (n, n_in), before the cast to the result type."""
+    acc_t = weights.accum
+    if weights.exact_sum:
+        x_int_max = float(np.abs(x).max(initial=0)) * 2.0**x_type.frac
+        if x_int_max * weights.column_abs_sum < 2.0**MAX_EXACT_BITS:
+            total = x @ weights.w  # every partial sum is an integer multiple of 2**-product_frac below 2**53: exact
+        else:
+            x_int = np.ldexp(x, x_type.frac).astype(np.int64)
+            # exact in int64; wrap it into the accumulator before leaving integers (the result may exceed 2**53)
+            total_int = x_int @ weights.w_int
+            return cast(np.ldexp(_wrap_int(total_int, weights.product_frac, acc_t), -acc_t.frac) + weights.bias, acc_t)
+        return cast(total + weights.bias, acc_t)
+    # The firmware order: every product cast to the accumulator, then added one input at a time.
+    acc = np.broadcast_to(weights.bias, (len(x), weights.w.shape[1])).copy()
+    for i in range(weights.w.shape[0]):
+        acc = cast(acc + cast(x[:, i : i + 1] * weights.w[i], acc_t), acc_t)
+    return acc
+
+
+def _wrap_int(total: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
+    """int64 sums at ``frac`` fractional bits -> float mantissas of ``t`` (requires t.frac >= frac, WRAP overflow)."""
+    shifted = total << (t.frac - frac)
+    lo = -(1 << (t.width - 1)) if t.signed else 0
+    return (((shifted - lo) & ((1 << t.width) - 1)) + lo).astype(np.float64)
+
+
+class FixedPointNetwork:
+    """The firmware network of one model, executable over event arrays.
+
+    Examples
+    --------
+    >>> net = FixedPointNetwork.from_hls(hls_model)          # doctest: +SKIP
+    >>> np.array_equal(net.predict(X), hls_model.predict(X))  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, network: FixedNetwork):
+        self.network = network
+        self._types: dict[str, FixedType | None] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._steps: list[tuple[str, Callable]] = []
+        for layer in network.layers:
+            self._steps.append((layer.name, self._compile(layer)))
+
+    # -- construction ---------------------------------------------------------------------------------------------
+    @classmethod
+    def from_hls(cls, hls_model, *, model: str = "model") -> FixedPointNetwork:
+        """Read a converted (and compiled) hls4ml model; see :func:`l1ad.firmware.from_hls.network_from_hls`."""
+        from l1ad.firmware.from_hls import network_from_hls
+
+        return cls(network_from_hls(hls_model, model=model))
+
+    def _compile(self, layer) -> Callable:
+        try:
+            return self._compile_layer(layer)
+        except KeyError as exc:
+            raise EmulationError(f"layer {layer.name!r} reads {exc.args[0]!r}, which is not an earlier layer") from None
+
+    def _out(self, layer, shape: tuple[int, ...], t: FixedType | None) -> None:
+        if layer.name in self._shapes:
+            raise EmulationError(f"layer name {layer.name!r} appears twice")
+        self._shapes[layer.name], self._types[layer.name] = shape, t
+
+    def _typed_input(self, layer, name: str) -> tuple[tuple[int, ...], FixedType]:
+        t = self._types[name]
+        if t is None:
+            raise EmulationError(f"layer {layer.name!r} reads the score {name!r}")
+        return self._shapes[name], t
+
+    def _compile_layer(self, layer) -> Callable:  # noqa: C901 - one branch per layer kind
+        if isinstance(layer, InputLayer):
+            self._out(layer, tuple(layer.shape), layer.type)
+            return lambda values, x: cast(x, layer.type)
+        if isinstance(layer, (QuantizeLayer, ReluLayer)):
+            shape, _ = self._typed_input(layer, layer.input)
+            self._out(layer, shape, layer.type)
+            if isinstance(layer, ReluLayer):
+                return lambda values: cast(np.maximum(values[layer.input], 0.0), layer.type)
+            return lambda values: cast(values[layer.input], layer.type)
+        if isinstance(layer, DenseLayer):
+            shape, in_t = self._typed_input(layer, layer.input)
+            w_int = np.asarray(layer.weight, dtype=np.int64).reshape(-1, len(layer.bias)) if layer.weight else None
+            n_in = int(np.prod(shape))
+            if w_int is None or w_int.shape[0] != n_in:
+                raise EmulationError(f"dense layer {layer.name!r}: weights do not match its {n_in} inputs")
+            weights = _weights(layer, w_int, in_t)
+            self._out(layer, (len(layer.bias),), layer.type)
+            return lambda values: cast(_accumulate(values[layer.input].reshape(-1, n_in), weights, in_t), layer.type)
+        if isinstance(layer, Conv2DLayer):
+            return self._compile_conv(layer)
+        if isinstance(layer, AvgPool2DLayer):
+            return self._compile_pool(layer)
+        if isinstance(layer, UpSample2DLayer):
+            (h, w, c), _ = self._typed_input(layer, layer.input)
+            fh, fw = layer.factor
+            self._out(layer, (h * fh, w * fw, c), layer.type)
+            return lambda values: cast(np.repeat(np.repeat(self._image(values, layer.input), fh, axis=1), fw, axis=2),
+                                       layer.type)
+        if isinstance(layer, ZeroPad2DLayer):
+            (h, w, c), _ = self._typed_input(layer, layer.input)
+            top, bottom, left, right = layer.padding
+            self._out(layer, (h + top + bottom, w + left + right, c), layer.type)
+            pad = ((0, 0), (top, bottom), (left, right), (0, 0))
+            return lambda values: cast(np.pad(self._image(values, layer.input), pad), layer.type)
+        if isinstance(layer, ReshapeLayer):
+            shape, t = self._typed_input(layer, layer.input)
+            if int(np.prod(shape)) != int(np.prod(layer.shape)):
+                raise EmulationError(f"reshape {layer.name!r}: {shape} has not the size of {tuple(layer.shape)}")
+            self._out(layer, tuple(layer.shape), t)
+            return lambda values: values[layer.input]
+        if isinstance(layer, ConcatenateLayer):
+            shapes = [self._typed_input(layer, name)[0] for name in layer.inputs]
+            if any(len(s) != 1 for s in shapes):
+                raise EmulationError(f"concatenate {layer.name!r}: only flat inputs are supported, got {shapes}")
+            self._out(layer, (sum(s[0] for s in shapes),), layer.type)
+            return lambda values: cast(np.concatenate([self._flat(values, n) for n in layer.inputs], axis=1), layer.type)
+        if isinstance(layer, BatchNormLayer):
+            shape, _ = self._typed_input(layer, layer.input)
+            scale = np.ldexp(np.asarray(layer.scale, dtype=np.float64), -layer.scale_type.frac)
+            bias = np.ldexp(np.asarray(layer.bias, dtype=np.float64), -layer.bias_type.frac)
+            if scale.shape != bias.shape or shape[-1] != len(scale):
+                raise EmulationError(f"batchnorm {layer.name!r}: {len(scale)} scales for {shape[-1]} channels")
+            self._out(layer, shape, layer.type)
+            return lambda values: cast(values[layer.input] * scale + bias, layer.type)
+        if isinstance(layer, SumSquaresScore):
+            shape, _ = self._typed_input(layer, layer.input)
+            self._out(layer, (), None)
+            return lambda values: _exact(np.square(self._flat(values, layer.input)).sum(axis=1), layer.type, layer.name)
+        if isinstance(layer, MaskedMSEScore):
+            return self._compile_mse(layer)
+        raise EmulationError(f"layer {layer.name!r}: kind {layer.kind!r} is not supported by the emulator")
+
+    def _compile_conv(self, layer: Conv2DLayer) -> Callable:
+        (h, w, c), in_t = self._typed_input(layer, layer.input)
+        kh, kw, kc, filters = layer.kernel_shape
+        if kc != c or len(layer.weight) != kh * kw * kc * filters or len(layer.bias) != filters:
+            raise EmulationError(f"conv2d {layer.name!r}: kernel {layer.kernel_shape} does not fit input ({h}, {w}, {c})")
+        top, bottom, left, right = layer.padding
+        sh, sw = layer.stride
+        out_h, out_w = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+        weights = _weights(layer, np.asarray(layer.weight, dtype=np.int64).reshape(kh * kw * kc, filters), in_t)
+        self._out(layer, (out_h, out_w, filters), layer.type)
+        pad = ((0, 0), (top, bottom), (left, right), (0, 0))
+
+        def run(values):
+            x = np.pad(self._image(values, layer.input), pad)
+            patches = np.stack([x[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw, :]
+                                for r in range(kh) for q in range(kw)], axis=3)  # (n, oh, ow, kh*kw, c)
+            flat = patches.reshape(-1, kh * kw * c)
+            acc = _accumulate(flat, weights, in_t)
+            return cast(acc, layer.type).reshape(len(x), out_h, out_w, filters)
+
+        return run
+
+    def _compile_pool(self, layer: AvgPool2DLayer) -> Callable:
+        (h, w, c), _ = self._typed_input(layer, layer.input)
+        ph, pw = layer.pool
+        sh, sw = layer.stride
+        out_h, out_w = (h - ph) // sh + 1, (w - pw) // sw + 1
+        self._out(layer, (out_h, out_w, c), layer.type)
+        acc_t, n = layer.accum_type, ph * pw
+
+        def run(values):
+            x = self._image(values, layer.input)
+            acc = np.zeros((len(x), out_h, out_w, c))
+            for r in range(ph):
+                for q in range(pw):
+                    acc = cast(acc + x[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw, :], acc_t)
+            mean = np.ldexp(np.trunc(np.ldexp(acc, acc_t.frac) / n), -acc_t.frac)  # ap_fixed / int: towards zero
+            return cast(cast(mean, acc_t), layer.type)
+
+        return run
+
+    def _compile_mse(self, layer: MaskedMSEScore) -> Callable:
+        (n_in,), _ = self._typed_input(layer, layer.input)
+        (n_out,), _ = self._typed_input(layer, layer.reconstruction)
+        if n_in != n_out or n_in % layer.features:
+            raise EmulationError(f"masked_mse {layer.name!r}: {n_in} inputs against {n_out} reconstructed values")
+        self._out(layer, (), None)
+
+        def run(values):
+            x, y = self._flat(values, layer.input), self._flat(values, layer.reconstruction)
+            present = np.repeat(np.any(x.reshape(len(x), -1, layer.features) != 0, axis=2), layer.features, axis=1)
+            total = _exact((present * np.square(x - y)).sum(axis=1), layer.sum_type, layer.name)
+            return total / np.maximum(present.sum(axis=1), 1)
+
+        return run
+
+    def _image(self, values, name: str) -> np.ndarray:
+        return values[name].reshape(-1, *self._shapes[name])
+
+    def _flat(self, values, name: str) -> np.ndarray:
+        v = values[name]
+        return v.reshape(len(v), -1)
+
+    # -- running ----------------------------------------------------------------------------------------------------
+    def run(self, X: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """Every output (and the score, and the layers named in ``keep``) for events ``X``, in chunks."""
+        X = np.asarray(X, dtype=np.float64)
+        n_in = int(np.prod(self.network.input.shape))
+        if X.ndim < 2 or int(np.prod(X.shape[1:])) != n_in:
+            raise EmulationError(f"{self.network.model}: inputs of shape {X.shape[1:]} for a network reading "
+                                 f"{tuple(self.network.input.shape)}")
+        wanted = [*self.network.outputs, *([self.network.score] if self.network.score else []), *keep]
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in wanted}
+        for start in range(0, len(X), CHUNK):
+            values = self._forward(X[start : start + CHUNK].reshape(-1, *self.network.input.shape))
+            for name in wanted:
+                parts[name].append(values[name].reshape(len(values[self.network.input.name]), -1))
+        return {name: (np.concatenate(p) if p else np.empty((0, 1))) for name, p in parts.items()}
+
+    def _forward(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        values: dict[str, np.ndarray] = {}
+        (first, step), *rest = self._steps
+        values[first] = step(values, x)
+        for name, step in rest:
+            values[name] = step(values)
+        return values
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network outputs (float64, exact), concatenated as hls4ml's ``predict`` returns them."""
+        out = self.run(X)
+        return np.concatenate([out[name] for name in self.network.outputs], axis=1)
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """The trigger score computed in fixed point by the network's score layer."""
+        if self.network.score is None:
+            raise EmulationError(f"{self.network.model}: the network file defines no firmware score")
+        return self.run(X)[self.network.score][:, 0]
+
+
+def _exact(total: np.ndarray, t: FixedType, name: str) -> np.ndarray:
+    """A score sum that must need no rounding or overflow in its stated type (checked, not assumed)."""
+    lo, hi = t.mantissa_range
+    scaled = np.ldexp(total, t.frac)
+    if total.size and (np.abs(scaled).max() > min(-lo, hi) or not np.array_equal(scaled, np.round(scaled))):
+        raise EmulationError(f"score {name!r}: a sum does not fit its exact type {t}")
+    return total
