@@ -132,6 +132,8 @@ class FixedPointNetwork:
     def _out(self, layer, shape: tuple[int, ...], t: FixedType | None) -> None:
         if layer.name in self._shapes:
             raise EmulationError(f"layer name {layer.name!r} appears twice")
+        if t is not None and t.width > MAX_EXACT_BITS:
+            raise EmulationError(f"layer {layer.name!r}: type {t} is wider than the emulator's {MAX_EXACT_BITS} bits")
         self._shapes[layer.name], self._types[layer.name] = shape, t
 
     def _typed_input(self, layer, name: str) -> tuple[tuple[int, ...], FixedType]:
@@ -198,7 +200,9 @@ class FixedPointNetwork:
         if isinstance(layer, SumSquaresScore):
             shape, _ = self._typed_input(layer, layer.input)
             self._out(layer, (), None)
-            return lambda values: _exact(np.square(self._flat(values, layer.input)).sum(axis=1), layer.type, layer.name)
+            in_t = self._types[layer.input]
+            return lambda values: _exact(np.square(_ints(self._flat(values, layer.input), in_t)).sum(axis=1),
+                                         2 * in_t.frac, layer.type, layer.name)
         if isinstance(layer, MaskedMSEScore):
             return self._compile_mse(layer)
         raise EmulationError(f"layer {layer.name!r}: kind {layer.kind!r} is not supported by the emulator")
@@ -245,8 +249,9 @@ class FixedPointNetwork:
         return run
 
     def _compile_mse(self, layer: MaskedMSEScore) -> Callable:
-        (n_in,), _ = self._typed_input(layer, layer.input)
-        (n_out,), _ = self._typed_input(layer, layer.reconstruction)
+        (n_in,), x_t = self._typed_input(layer, layer.input)
+        (n_out,), y_t = self._typed_input(layer, layer.reconstruction)
+        frac = max(x_t.frac, y_t.frac)
         if n_in != n_out or n_in % layer.features:
             raise EmulationError(f"masked_mse {layer.name!r}: {n_in} inputs against {n_out} reconstructed values")
         self._out(layer, (), None)
@@ -254,7 +259,8 @@ class FixedPointNetwork:
         def run(values):
             x, y = self._flat(values, layer.input), self._flat(values, layer.reconstruction)
             present = np.repeat(np.any(x.reshape(len(x), -1, layer.features) != 0, axis=2), layer.features, axis=1)
-            total = _exact((present * np.square(x - y)).sum(axis=1), layer.sum_type, layer.name)
+            diff = _ints(x, x_t, frac) - _ints(y, y_t, frac)
+            total = _exact((present * np.square(diff)).sum(axis=1), 2 * frac, layer.sum_type, layer.name)
             return total / np.maximum(present.sum(axis=1), 1)
 
         return run
@@ -265,6 +271,14 @@ class FixedPointNetwork:
     def _flat(self, values, name: str) -> np.ndarray:
         v = values[name]
         return v.reshape(len(v), -1)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """The per-event shape of a layer's output."""
+        return self._shapes[name]
+
+    def output_type(self, name: str) -> FixedType | None:
+        """A layer's output type (None for a score layer)."""
+        return self._types[name]
 
     # -- running ----------------------------------------------------------------------------------------------------
     def run(self, X: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -302,10 +316,15 @@ class FixedPointNetwork:
         return self.run(X)[self.network.score][:, 0]
 
 
-def _exact(total: np.ndarray, t: FixedType, name: str) -> np.ndarray:
-    """A score sum that must need no rounding or overflow in its stated type (checked, not assumed)."""
+def _ints(values: np.ndarray, t: FixedType, frac: int | None = None) -> np.ndarray:
+    """Exact values of type ``t`` as int64 mantissas at ``frac`` (default ``t.frac``) fractional bits."""
+    return np.ldexp(values, t.frac).astype(np.int64) << ((frac if frac is not None else t.frac) - t.frac)
+
+
+def _exact(total: np.ndarray, frac: int, t: FixedType, name: str) -> np.ndarray:
+    """An int64 score sum at ``frac`` fractional bits, checked to need no rounding or overflow in its stated type
+    (checked, not assumed), as float64 values (rounded to 53 significant bits when wider)."""
     lo, hi = t.mantissa_range
-    scaled = np.ldexp(total, t.frac)
-    if total.size and (np.abs(scaled).max() > min(-lo, hi) or not np.array_equal(scaled, np.round(scaled))):
+    if frac > t.frac or (total.size and (total.min() < lo >> (t.frac - frac) or total.max() > hi >> (t.frac - frac))):
         raise EmulationError(f"score {name!r}: a sum does not fit its exact type {t}")
-    return total
+    return np.ldexp(total.astype(np.float64), -frac)

@@ -7,7 +7,8 @@ between exact products and sums, so a network emulated with these casts computes
 
 Values are carried as float64 arrays holding the exact value (``m * 2**-f``). That is exact as long as every
 intermediate spans fewer than 53 significant bits, which :mod:`l1ad.firmware.emulator` checks for every layer before
-it takes the float path (it falls back to int64 otherwise). Keeping float64 lets dense layers use BLAS matmuls.
+it takes the float path (it falls back to int64 otherwise). Keeping float64 lets dense layers use BLAS matmuls. Score
+sums, which can be wider, are accumulated in int64.
 
 Only numpy and pydantic are imported here: the open-source RTL environment (numpy >= 2, no TensorFlow) imports this
 module to read the exported network.
@@ -25,14 +26,15 @@ from l1ad.config.base import StrictModel
 Rounding = Literal["TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV"]
 Overflow = Literal["WRAP", "SAT", "SAT_ZERO", "SAT_SYM"]
 
-MAX_EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly
+MAX_EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly: the widest layer type the emulator runs
+MAX_SCORE_BITS = 62  # score sums are accumulated in int64
 
 
 class FixedType(StrictModel):
     """``ap_fixed<width, integer, rounding, overflow>`` (signed) or ``ap_ufixed`` (unsigned); ``integer`` counts the sign
     bit, as in ap_fixed (QKeras' ``quantized_bits(bits, integer)`` is ``ap_fixed<bits, integer + 1>``)."""
 
-    width: int = Field(ge=1, le=MAX_EXACT_BITS)
+    width: int = Field(ge=1, le=MAX_SCORE_BITS)
     integer: int = Field(ge=-64, le=64)
     signed: bool = True
     rounding: Rounding = "TRN"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from l1ad.firmware.emulator import EmulationError
-from l1ad.firmware.fixed import FixedType, is_representable, mantissas
+from l1ad.firmware.fixed import FixedType, cast, mantissas
 from l1ad.firmware.network import (
     AvgPool2DLayer,
     BatchNormLayer,
@@ -54,15 +54,17 @@ def _result_type(layer) -> FixedType:
     return fixed_type(layer.get_output_variable().type.precision, f"layer {layer.name!r} result")
 
 
-def _weight_mantissas(layer, key: str) -> tuple[list, FixedType]:
-    """A weight variable's values as mantissas of its type; they must be exactly representable (QKeras weights are)."""
+def _weight_mantissas(layer, key: str) -> tuple[np.ndarray, FixedType]:
+    """A weight variable's values as the C++ model holds them, as mantissas of its type.
+
+    hls4ml prints every weight as decimal text with as many digits as the type has fractional bits, and the C++ model
+    reads that text into the ap_fixed type (a cast with its rounding mode): exact for quantized (QKeras) weights,
+    rounded for float ones, and emulated here the same way.
+    """
     variable = layer.weights[key]
     t = fixed_type(variable.type.precision, f"layer {layer.name!r} {key}")
-    data = np.asarray(variable.data, dtype=np.float64)
-    if not is_representable(data, t):
-        raise EmulationError(f"layer {layer.name!r}: {key} values are not exactly {t} (hls4ml would round them while "
-                             "writing the C++ weights; quantize the model, e.g. with QKeras)")
-    return mantissas(data, t), t
+    printed = np.array([float(text) for text in variable], dtype=np.float64).reshape(np.shape(variable.data))
+    return mantissas(cast(printed, t), t), t
 
 
 def _input_name(layer) -> str:

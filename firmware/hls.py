@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.config import FirmwareConfig
+from l1ad.benchmark.evaluation.report import MetricsReport
+from l1ad.config import EvaluationConfig, FirmwareConfig
 from l1ad.errors import ConfigError, L1adError, NotConvertibleError, first_line
 from l1ad.firmware.report import FirmwareReport, SampleAgreement
 
@@ -83,14 +84,17 @@ def build_hls_model(detector, cfg: FirmwareConfig, project_dir: Path):
     return hls_model, config
 
 
-def firmware_scores(hls_model, detector, inputs: np.ndarray, batch_size: int = 20000) -> np.ndarray:
+def hls_outputs(hls_model, inputs: np.ndarray, batch_size: int = 20000) -> np.ndarray:
+    """The compiled C++ model's outputs (float64 in and out, so no output is rounded to float32 on the way)."""
+    outs = [np.asarray(hls_model.predict(np.ascontiguousarray(inputs[start : start + batch_size], dtype=np.float64)))
+            .reshape(min(batch_size, len(inputs) - start), -1) for start in range(0, len(inputs), batch_size)]
+    return np.concatenate(outs) if outs else np.empty((0, 0))
+
+
+def firmware_scores(hls_model, detector, inputs: np.ndarray) -> np.ndarray:
     """Anomaly scores from the bit-accurate C++ model's outputs (the score itself is computed in numpy, as the
     detector computes it from Keras outputs)."""
-    outs = []
-    for start in range(0, len(inputs), batch_size):
-        chunk = np.ascontiguousarray(inputs[start : start + batch_size], dtype=np.float32)
-        outs.append(np.asarray(hls_model.predict(chunk)).reshape(len(chunk), -1))
-    return detector.score_from_outputs(inputs, np.concatenate(outs))
+    return detector.score_from_outputs(inputs, hls_outputs(hls_model, inputs))
 
 
 def compare(sample: str, keras_scores: np.ndarray, fw_scores: np.ndarray, thresholds: dict[str, float]) -> SampleAgreement:
@@ -109,9 +113,11 @@ def compare(sample: str, keras_scores: np.ndarray, fw_scores: np.ndarray, thresh
 
 
 def check_agreement(detector, inputs: dict[str, np.ndarray], keras_scores: dict[str, np.ndarray],
-                    thresholds: dict[str, float], cfg: FirmwareConfig, project_dir: Path, *, model: str) -> FirmwareReport:
+                    metrics: MetricsReport, evaluation_cfg: EvaluationConfig, cfg: FirmwareConfig, directory: Path, *,
+                    model: str) -> FirmwareReport:
     """Convert the detector's trigger network with hls4ml, run its bit-accurate C++ model on the network inputs the
-    evaluation recorded, and compare with the Keras scores.
+    evaluation recorded and compare with the Keras scores; then emulate the firmware bit-exactly (see
+    :func:`l1ad.firmware.emulation.emulate`) and compare the emulator with the C++ model.
 
     Parameters
     ----------
@@ -119,12 +125,13 @@ def check_agreement(detector, inputs: dict[str, np.ndarray], keras_scores: dict[
         A fitted :class:`~l1ad.models.base.Detector`.
     inputs, keras_scores
         Sample name -> the network inputs and Keras scores the evaluation stage wrote.
-    thresholds
-        Working point id -> score threshold, from the metrics report.
+    metrics, evaluation_cfg
+        The evaluation's report (working points, thresholds, Keras efficiencies) and settings.
     cfg
         hls4ml settings.
-    project_dir
-        Where the hls4ml project is written (replaced if it exists).
+    directory
+        The firmware directory: the hls4ml project goes to ``hls4ml_prj`` (replaced if it exists), the portable
+        network to ``network.json``.
 
     Returns
     -------
@@ -135,14 +142,20 @@ def check_agreement(detector, inputs: dict[str, np.ndarray], keras_scores: dict[
     NotConvertibleError
         If the detector has no trigger network (see :func:`not_convertible_report`).
     """
+    from l1ad.firmware.emulation import emulate
+
     availability = synthesis_availability()
-    hls_model, hls_cfg = build_hls_model(detector, cfg, project_dir)
-    agreement = [compare(name, keras_scores[name], firmware_scores(hls_model, detector, inputs[name]), thresholds)
-                 for name in keras_scores]
+    hls_model, hls_cfg = build_hls_model(detector, cfg, Path(directory) / "hls4ml_prj")
+    outputs = {name: hls_outputs(hls_model, x) for name, x in inputs.items()}
+    scores = {name: detector.score_from_outputs(inputs[name], outputs[name]) for name in inputs}
+    thresholds = metrics.thresholds()
+    agreement = [compare(name, keras_scores[name], scores[name], thresholds) for name in keras_scores]
+    emulation = emulate(hls_model, detector, inputs, outputs, scores, metrics, evaluation_cfg, directory, model=model)
     return FirmwareReport(
         model=model, status="emulated",
         source="hls4ml bit-accurate C++ model compiled with g++ (hls_model.compile()); not synthesized",
-        hls4ml_config=json.loads(json.dumps(hls_cfg, default=_plain)), firmware=cfg, agreement=agreement, latency=availability, resources=availability,
+        hls4ml_config=json.loads(json.dumps(hls_cfg, default=_plain)), firmware=cfg, agreement=agreement,
+        emulation=emulation, latency=availability, resources=availability,
     )
 
 

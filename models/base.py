@@ -13,7 +13,9 @@ In the style of scikit-learn's outlier detectors:
 Capability queries for the firmware and fault stages: ``trigger_network()`` returns the Keras network that runs in the
 trigger (the one hls4ml converts) or raises :class:`~l1ad.errors.NotConvertibleError` saying why there is none;
 ``network_inputs(X)`` gives exactly the values that network is fed and ``score_from_outputs`` turns its outputs
-(Keras or firmware) into scores. ``inputs_of(sample)`` picks what of a sample the model reads.
+(Keras or firmware) into scores; ``firmware_score()`` names the score as the firmware computes it exactly from those
+outputs (``"sum_squares"``, ``"masked_mse"``) or is None when the score needs functions left to software (tanh, exp).
+``inputs_of(sample)`` picks what of a sample the model reads.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Detector(Protocol):
     def network_inputs(self, X: np.ndarray) -> np.ndarray: ...
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray: ...
+
+    def firmware_score(self) -> str | None: ...
 
     def save(self, directory: str | Path) -> Path: ...
 
@@ -152,6 +156,11 @@ class DetectorBase:
         """Scores from the trigger network's outputs; raises NotConvertibleError for a detector without one."""
         self.trigger_network()
         raise NotImplementedError(f"{type(self).__name__} has a trigger network but no score_from_outputs()")
+
+    def firmware_score(self) -> str | None:
+        """The score as the firmware computes it exactly from the trigger network's outputs, if it can (see the
+        firmware stage's network file); None: the score is computed in software from the firmware's outputs."""
+        return None
 
     def trigger_network(self):
         raise NotImplementedError

@@ -146,6 +146,15 @@ class AutoencoderDetector(DetectorBase):
         """What decoded eta and phi are scaled to (the training dataset's acceptances); None for linear outputs."""
         return angle_scales(self.acceptance) if self.decodes_angles else None
 
+    def firmware_score(self) -> str | None:
+        """``sum_squares`` for mu2 and ``masked_mse`` for the MSE of linear outputs: exact sums in fixed point. The
+        tanh-decoded MSE and the kl and rz scores need tanh or exp, so they stay in software (float64)."""
+        if self.score_name == "mu2":
+            return "sum_squares"
+        if self.score_name == "mse" and not self.decodes_angles and not MODELS[self.model_config.name].variational:
+            return "masked_mse"
+        return None
+
     def training_loss(self):
         scales = self.angle_scales
 
@@ -281,3 +290,6 @@ class RegionAutoencoderDetector(AutoencoderDetector):
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)
+
+    def firmware_score(self) -> str | None:
+        return None  # the unmasked MSE over 252 regions is left to software

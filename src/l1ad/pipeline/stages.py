@@ -298,19 +298,36 @@ def firmware(ctx: RunContext, detector: Detector, evaluation: Evaluation) -> Fir
         raise MissingStageOutput(ctx.paths.evaluation / NETWORK_INPUTS, "network inputs", "l1ad evaluate")
     started = time.time()
     with ctx.stage_run("firmware"):
-        report = check_agreement(detector, evaluation.network_inputs, evaluation.scores, evaluation.report.thresholds(),
-                                 cfg.firmware, directory / "hls4ml_prj", model=cfg.model.run_label)
+        report = check_agreement(detector, evaluation.network_inputs, evaluation.scores, evaluation.report,
+                                 cfg.evaluation, cfg.firmware, directory, model=cfg.model.run_label)
         write_json_model(directory / FIRMWARE_REPORT, report)
         mlflow.log_params(flatten_params({"firmware": cfg.firmware.model_dump()}))
         for a in report.agreement:
             for wp, fraction in a.decision_mismatch.items():
                 mlflow.log_metric(f"decision_mismatch.{metric_key(a.sample, wp)}", fraction)
             mlflow.log_metric(f"max_abs_score_difference.{a.sample}", a.max_abs_score_difference)
+        emulation = report.emulation
+        identical, compared = emulation.identical_outputs()
+        mlflow.log_metrics({"emulator_identical_output_fraction": identical / max(compared, 1),
+                            "emulator_events_per_second": emulation.events_per_second})
+        for wp in emulation.working_points:
+            mlflow.log_metric(f"fw_eff.{metric_key(wp.signal, wp.working_point)}", wp.efficiency)
         mlflow.log_artifact(str(directory / FIRMWARE_REPORT))
-    mismatched, total = report.decision_mismatch(evaluation.report.headline)
-    label = evaluation.report.at(evaluation.report.headline)[0].label
+        mlflow.log_artifact(str(directory / emulation.network_file))
+    headline = evaluation.report.headline
+    mismatched, total = report.decision_mismatch(headline)
+    label = evaluation.report.at(headline)[0].label
     ctx.log(f"firmware: {mismatched} of {total} test events change their trigger decision at {label} "
-            f"(Keras vs hls4ml C++ emulation) -> {directory} [{time.time() - started:.0f} s]")
+            f"(Keras vs hls4ml C++ model)")
+    emu_mismatched, _ = emulation.decision_mismatch(headline)
+    ctx.log(f"firmware: emulator vs hls4ml C++: {identical} of {compared} events with every output bit-identical, "
+            f"{emu_mismatched} decisions differ at {label} ({emulation.events_per_second:,.0f} events/s); "
+            f"score in {emulation.score}")
+    for wp in emulation.working_points:
+        if wp.working_point == headline:
+            ctx.log(f"  {wp.signal:>10}: firmware-exact efficiency {wp.efficiency:.3f} [{wp.efficiency_lo:.3f}, "
+                    f"{wp.efficiency_hi:.3f}] (Keras {wp.keras_efficiency:.3f}) at {wp.label}")
+    ctx.log(f"firmware -> {directory} [{time.time() - started:.0f} s]")
     return report
 
 
