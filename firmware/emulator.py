@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from l1ad.errors import L1adError
-from l1ad.firmware.fixed import MAX_EXACT_BITS, FixedType, cast, product_type
+from l1ad.firmware.fixed import MAX_EXACT_BITS, FixedType, cast, contains, product_type
 from l1ad.firmware.network import (
     AvgPool2DLayer,
     BatchNormLayer,
@@ -54,6 +54,7 @@ class _Weights:
     product_frac: int
     accum: FixedType
     exact_sum: bool  # products need no rounding and any overflow is a wrap: the whole sum can be taken at once
+    never_overflows: bool  # and no sum can leave the accumulator's range: the accumulator cast changes nothing
 
 
 def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType) -> _Weights:
@@ -67,7 +68,7 @@ def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: Fix
     no_overflow = worst <= min(-lo, hi)
     exact_sum = layer.accum_type.frac >= product.frac and (layer.accum_type.overflow == "WRAP" or no_overflow)
     return _Weights(w, w_int.astype(np.int64), bias, float(np.abs(w_int).sum(axis=0).max(initial=0)), product.frac,
-                    layer.accum_type, exact_sum)
+                    layer.accum_type, exact_sum, exact_sum and no_overflow)
 
 
 def _accumulate(x: np.ndarray, weights: _Weights, x_type: FixedType) -> np.ndarray:
@@ -82,7 +83,8 @@ def _accumulate(x: np.ndarray, weights: _Weights, x_type: FixedType) -> np.ndarr
             # exact in int64; wrap it into the accumulator before leaving integers (the result may exceed 2**53)
             total_int = x_int @ weights.w_int
             return cast(np.ldexp(_wrap_int(total_int, weights.product_frac, acc_t), -acc_t.frac) + weights.bias, acc_t)
-        return cast(total + weights.bias, acc_t)
+        total += weights.bias
+        return total if weights.never_overflows else cast(total, acc_t)
     # The firmware order: every product cast to the accumulator, then added one input at a time.
     acc = np.broadcast_to(weights.bias, (len(x), weights.w.shape[1])).copy()
     for i in range(weights.w.shape[0]):
@@ -147,10 +149,12 @@ class FixedPointNetwork:
             self._out(layer, tuple(layer.shape), layer.type)
             return lambda values, x: cast(x, layer.type)
         if isinstance(layer, (QuantizeLayer, ReluLayer)):
-            shape, _ = self._typed_input(layer, layer.input)
+            shape, in_t = self._typed_input(layer, layer.input)
             self._out(layer, shape, layer.type)
             if isinstance(layer, ReluLayer):
                 return lambda values: cast(np.maximum(values[layer.input], 0.0), layer.type)
+            if contains(layer.type, in_t):  # e.g. the input quantizer on inputs already of its type
+                return lambda values: values[layer.input]
             return lambda values: cast(values[layer.input], layer.type)
         if isinstance(layer, DenseLayer):
             shape, in_t = self._typed_input(layer, layer.input)
@@ -160,6 +164,8 @@ class FixedPointNetwork:
                 raise EmulationError(f"dense layer {layer.name!r}: weights do not match its {n_in} inputs")
             weights = _weights(layer, w_int, in_t)
             self._out(layer, (len(layer.bias),), layer.type)
+            if weights.never_overflows and contains(layer.type, layer.accum_type):  # hls4ml's exact 'auto' types
+                return lambda values: _accumulate(values[layer.input].reshape(-1, n_in), weights, in_t)
             return lambda values: cast(_accumulate(values[layer.input].reshape(-1, n_in), weights, in_t), layer.type)
         if isinstance(layer, Conv2DLayer):
             return self._compile_conv(layer)

@@ -68,61 +68,64 @@ def exact_type(width: int, integer: int, signed: bool = True) -> FixedType:
 
 
 def round_scaled(v: np.ndarray, rounding: Rounding) -> np.ndarray:
-    """Round values already multiplied by ``2**frac`` to integers (float64 in, integer-valued float64 out)."""
+    """Round values already multiplied by ``2**frac`` to integers, in place (float64 in, integer-valued float64 out)."""
     if rounding == "TRN":
-        return np.floor(v)
+        return np.floor(v, out=v)
     if rounding == "TRN_ZERO":
-        return np.trunc(v)
+        return np.trunc(v, out=v)
     if rounding == "RND":  # half towards +infinity
-        return np.floor(v + 0.5)
+        v += 0.5
+        return np.floor(v, out=v)
     if rounding == "RND_CONV":  # half to even
-        return np.rint(v)
+        return np.rint(v, out=v)
     if rounding == "RND_MIN_INF":  # half towards -infinity
-        return np.ceil(v - 0.5)
+        v -= 0.5
+        return np.ceil(v, out=v)
     if rounding == "RND_INF":  # half away from zero
-        return np.copysign(np.floor(np.abs(v) + 0.5), v)
+        return np.copysign(np.floor(np.abs(v) + 0.5), v, out=v)
     if rounding == "RND_ZERO":  # half towards zero
-        return np.copysign(np.ceil(np.abs(v) - 0.5), v)
+        return np.copysign(np.ceil(np.abs(v) - 0.5), v, out=v)
     raise ValueError(f"unknown rounding mode {rounding!r}")
 
 
 def overflow_mantissa(m: np.ndarray, t: FixedType) -> np.ndarray:
-    """Map integer-valued mantissas into ``t``'s range by its overflow mode."""
+    """Map integer-valued mantissas into ``t``'s range by its overflow mode (in place where it can)."""
     lo, hi = t.mantissa_range
+    if t.overflow == "SAT":
+        return np.clip(m, lo, hi, out=m)
+    if t.overflow == "SAT_SYM":
+        return np.clip(m, -hi if t.signed else lo, hi, out=m)
     if m.size == 0 or (m.min() >= lo and m.max() <= hi):
         return m
     if t.overflow == "WRAP":
         return np.mod(m - lo, float(1 << t.width)) + lo
-    if t.overflow == "SAT":
-        return np.clip(m, lo, hi)
-    if t.overflow == "SAT_SYM":
-        return np.clip(m, -hi if t.signed else lo, hi)
     if t.overflow == "SAT_ZERO":
         return np.where((m < lo) | (m > hi), 0.0, m)
     raise ValueError(f"unknown overflow mode {t.overflow!r}")
 
 
 def cast(x: np.ndarray, t: FixedType) -> np.ndarray:
-    """``(t) x`` for exact values ``x`` (float64): quantize to ``t.frac`` fractional bits, then overflow."""
-    scaled = np.ldexp(np.asarray(x, dtype=np.float64), t.frac)
-    return np.ldexp(overflow_mantissa(round_scaled(scaled, t.rounding), t), -t.frac)
+    """``(t) x`` for exact values ``x`` (float64): quantize to ``t.frac`` fractional bits, then overflow. Multiplying
+    by a power of two is exact, so the scaling adds no rounding of its own."""
+    scaled = np.asarray(x, dtype=np.float64) * 2.0**t.frac
+    m = overflow_mantissa(round_scaled(scaled, t.rounding), t)
+    m *= 2.0**-t.frac
+    return m
 
 
+def contains(outer: FixedType, inner: FixedType) -> bool:
+    """Whether every value of type ``inner`` is a value of type ``outer`` (then a cast to ``outer`` changes nothing)."""
+    if outer.frac < inner.frac:
+        return False
+    lo, hi = inner.mantissa_range
+    outer_lo, outer_hi = outer.mantissa_range
+    shift = outer.frac - inner.frac
+    return outer_lo <= lo * 2**shift and hi * 2**shift <= outer_hi
 def mantissas(x: np.ndarray, t: FixedType) -> np.ndarray:
     """The integer mantissas (int64) of values already of type ``t``."""
     return np.ldexp(np.asarray(x, dtype=np.float64), t.frac).astype(np.int64)
 
 
-def is_representable(x: np.ndarray, t: FixedType) -> bool:
-    """Whether every value of ``x`` is exactly a value of type ``t`` (no rounding or overflow would change it)."""
-    return bool(np.array_equal(cast(x, t), np.asarray(x, dtype=np.float64)))
-
-
 def product_type(a: FixedType, b: FixedType) -> FixedType:
     """The exact type of ``a * b`` (ap_fixed's multiplication result)."""
     return exact_type(a.width + b.width, a.integer + b.integer, a.signed or b.signed)
-
-
-def bits_needed(max_abs_mantissa: float) -> int:
-    """Significant bits of the largest mantissa magnitude (0 for zero)."""
-    return int(np.ceil(np.log2(max_abs_mantissa + 1))) if max_abs_mantissa > 0 else 0
