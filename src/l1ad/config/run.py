@@ -19,6 +19,7 @@ from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.datasets import DatasetConfig, JetsDatasetDefinition, dataset_definition
 from l1ad.config.menu import MenuConfig
 from l1ad.config.models import MODELS
+from l1ad.config.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, FPGA_PARTS, FpgaPart
 from l1ad.config.reading import parse_yaml, read_text_file
 from l1ad.errors import ConfigError, describe_validation_error
 
@@ -169,14 +170,26 @@ class FirmwareConfig(StrictModel):
     backend: Literal["Vitis", "Vivado"] = "Vitis"
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
     strategy: Literal["Latency", "Resource"] = "Latency"
-    part: str = "xcvu9p-flga2104-2L-e"
-    clock_period_ns: float = Field(2.5, gt=0)
+    part: str = Field(DEFAULT_PART, description=f"the FPGA resources are reported against: {', '.join(FPGA_PARTS)}")
+    clock_period_ns: float = Field(round(1e3 / DEFAULT_CLOCK_MHZ, 4), gt=0, le=100,
+                                   description="the clock latencies are counted in (default 240 MHz)")
     default_precision: str = Field("ap_fixed<24,12>", pattern=PRECISION,
                                    description="for layers whose precision hls4ml cannot infer")
     reuse_factor: int = Field(1, ge=1, le=4096)
     layer_precision: dict[str, Annotated[str, Field(pattern=PRECISION)]] = Field(
         default_factory=dict, description="layer name -> ap_fixed type for its accumulator and result (overrides 'auto')"
     )
+
+    @field_validator("part")
+    @classmethod
+    def _known_part(cls, part: str) -> str:
+        if part not in FPGA_PARTS:
+            raise ValueError(f"unknown FPGA part {part!r}; known: {', '.join(FPGA_PARTS)}")
+        return part
+
+    @property
+    def fpga_part(self) -> FpgaPart:
+        return FPGA_PARTS[self.part]
 
 
 class LeaderboardConfig(StrictModel):
