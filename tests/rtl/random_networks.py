@@ -137,10 +137,12 @@ def image_branch(rng, prefix: str, layers: list, source: str, shape: tuple[int, 
     return cat, n_img + n_dense
 
 
-def forest(seed: int, *, branches: int = 6, n_in: int = 12, images: int = 1, score: str | None = "sum_squares"
-           ) -> FixedNetwork:
-    """One input (ap_fixed<16,8>), ``branches`` random dense branches and ``images`` image branches (input seen as a
-    (n_in / 3) x 1 x 3 image); outputs = every branch's last layer; score over the first branch."""
+def forest(seed: int, *, branches: int = 3, n_in: int = 12, images: int = 1, casts: bool = True,
+           score: str | None = "sum_squares") -> FixedNetwork:
+    """One input (ap_fixed<16,8>), ``branches`` random dense branches, ``images`` image branches (the input seen as
+    an (n_in / 3) x 1 x 3 image) and, with ``casts``, every rounding x overflow mode from two source types (one
+    quantize or relu layer each); outputs = every branch's last layer. Score: ``sum_squares`` over the first branch,
+    or ``masked_mse`` of an extra autoencoder branch."""
     rng = np.random.default_rng(seed)
     layers: list = [InputLayer(name="inputs", shape=[n_in], type=INPUT)]
     outputs = []
@@ -150,20 +152,50 @@ def forest(seed: int, *, branches: int = 6, n_in: int = 12, images: int = 1, sco
     for k in range(images):
         out, _ = image_branch(rng, f"i{k}", layers, "inputs", (n_in // 3, 1, 3))
         outputs.append(out)
+    if casts:
+        outputs.extend(cast_layers(rng, layers, "inputs"))
     score_name = None
     if score == "sum_squares":
         layers.append(SumSquaresScore(name="score", input=outputs[0], type=exact(53, 26)))
+        score_name = "score"
+    elif score == "masked_mse":
+        recon = autoencoder_layers(rng, layers, "inputs", n_in)
+        outputs.append(recon)
+        layers.append(MaskedMSEScore(name="score", input="inputs", reconstruction=recon, features=3,
+                                     sum_type=exact(52, 28)))
         score_name = "score"
     return FixedNetwork(model=f"forest{seed}", layers=layers, outputs=outputs, score=score_name,
                         source=f"random test network (seed {seed})")
 
 
-def autoencoder(seed: int, *, n_in: int = 12, latent: int = 3, weight_bits: int = 8) -> FixedNetwork:
-    """A small dense autoencoder n_in -> 6 -> latent -> 6 -> n_in with relu activations and a masked-MSE score."""
-    rng = np.random.default_rng(seed)
-    layers: list = [InputLayer(name="inputs", shape=[n_in], type=INPUT)]
+def cast_layers(rng, layers: list, source: str, targets: int = 2) -> list[str]:
+    """Every rounding x overflow mode (and relu) from two random source types (signed, unsigned) into random
+    narrower targets; returns the names of the new layers."""
+    names = []
+    b = _Branch(rng, "cast", layers)
+    wide, _ = b.dense(source, INPUT, 12, 4, exact_accum=True, result=exact(30, 14))  # 4 mixed values per event
+    for s in range(2):
+        t = FixedType(width=int(rng.integers(10, 17)), integer=int(rng.integers(4, 9)), signed=s == 0,
+                      rounding="RND_CONV", overflow="WRAP")
+        src = f"src{s}"
+        layers.append(QuantizeLayer(name=src, input=wide, type=t))
+        for r in ROUNDING:
+            for o in OVERFLOW:
+                for k in range(targets):
+                    target = FixedType(width=int(rng.integers(3, t.width)), integer=int(rng.integers(-1, t.integer)),
+                                       signed=bool(rng.random() < 0.7), rounding=r, overflow=o)
+                    cls = QuantizeLayer if k % 2 == 0 else ReluLayer
+                    name = f"{src}_{r}_{o}_{k}"
+                    layers.append(cls(name=name, input=src, type=target))
+                    names.append(name)
+    return names
+
+
+def autoencoder_layers(rng, layers: list, source: str, n_in: int, latent: int = 3, weight_bits: int = 8) -> str:
+    """A small dense autoencoder n_in -> 6 -> latent -> 6 -> n_in (relu ap_ufixed<10,5,RND_CONV,SAT>, exact
+    accumulators, a linear reconstruction); returns the reconstruction layer's name."""
     b = _Branch(rng, "ae", layers)
-    x, t, n = "inputs", INPUT, n_in
+    x, t, n = source, INPUT, n_in
     relu = FixedType(width=10, integer=5, signed=False, rounding="RND_CONV", overflow="SAT")
     for n_out in (6, latent, 6):
         x, t = b.dense(x, t, n, n_out, weight_bits=weight_bits, exact_accum=True,
@@ -171,11 +203,8 @@ def autoencoder(seed: int, *, n_in: int = 12, latent: int = 3, weight_bits: int 
         x = b.add(ReluLayer(name=b.name("relu"), input=x, type=relu))
         t, n = relu, n_out
     frac = t.frac + weight_bits - 1
-    x, t = b.dense(x, t, n, n_in, weight_bits=weight_bits, exact_accum=True, result=exact(frac + 10, 10))
-    layers.append(MaskedMSEScore(name="score", input="inputs", reconstruction=x, features=3,
-                                 sum_type=exact(52, 28)))
-    return FixedNetwork(model=f"ae{seed}", layers=layers, outputs=[x], score="score",
-                        source=f"random test autoencoder (seed {seed})")
+    x, _ = b.dense(x, t, n, n_in, weight_bits=weight_bits, exact_accum=True, result=exact(frac + 10, 10))
+    return x
 
 
 def events(seed: int, n: int, n_in: int, *, zero_objects: float = 0.3) -> np.ndarray:
@@ -187,25 +216,3 @@ def events(seed: int, n: int, n_in: int, *, zero_objects: float = 0.3) -> np.nda
     x[np.repeat(absent, 3, axis=1)] = 0
     return x
 
-
-def casts(seed: int, *, n_in: int = 12, targets: int = 2) -> FixedNetwork:
-    """Every rounding x overflow mode (and relu) from a few random source types into random narrower targets: one
-    quantize layer per (source, mode pair, target)."""
-    rng = np.random.default_rng(seed)
-    layers: list = [InputLayer(name="inputs", shape=[n_in], type=INPUT)]
-    outputs = []
-    for s in range(2):
-        source = FixedType(width=int(rng.integers(10, 17)), integer=int(rng.integers(4, 9)), signed=s == 0,
-                           rounding="RND_CONV", overflow="WRAP")
-        src = f"src{s}"
-        layers.append(QuantizeLayer(name=src, input="inputs", type=source))
-        for r in ROUNDING:
-            for o in OVERFLOW:
-                for k in range(targets):
-                    t = FixedType(width=int(rng.integers(3, source.width)), integer=int(rng.integers(-1, source.integer)),
-                                  signed=bool(rng.random() < 0.7), rounding=r, overflow=o)
-                    kind = QuantizeLayer if k % 2 == 0 else ReluLayer
-                    name = f"{src}_{r}_{o}_{k}"
-                    layers.append(kind(name=name, input=src, type=t))
-                    outputs.append(name)
-    return FixedNetwork(model=f"casts{seed}", layers=layers, outputs=outputs, source=f"random casts (seed {seed})")
