@@ -16,6 +16,7 @@ from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config import RunConfig
 from l1ad.files import write_text_atomic
 from l1ad.firmware.report import FirmwareReport
+from l1ad.firmware.rtl_report import RTLReport
 from l1ad.leaderboards.board import Board
 from l1ad.models.io import ModelCard
 
@@ -26,6 +27,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "model.schema.json": ModelCard,  # models/<label>/model.json
     "metrics.schema.json": MetricsReport,  # evaluation/<label>/metrics.json
     "firmware.schema.json": FirmwareReport,  # firmware/<label>/firmware.json
+    "rtl.schema.json": RTLReport,  # rtl.json of the open-source RTL path (l1ad.firmware.rtl)
     "leaderboard.schema.json": Board,  # leaderboards/board.json
 }
 
