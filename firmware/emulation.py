@@ -41,8 +41,9 @@ def emulated_scores(net: FixedPointNetwork, detector, inputs: np.ndarray) -> tup
 
 def emulate(hls_model, detector, inputs: dict[str, np.ndarray], hls_outputs: dict[str, np.ndarray],
             hls_scores: dict[str, np.ndarray], metrics: MetricsReport, cfg: EvaluationConfig, directory: Path, *,
-            model: str) -> Emulation:
-    """Write ``network.json`` into ``directory``, run the emulator on every test sample and compare it with hls4ml.
+            model: str) -> tuple[Emulation, FixedNetwork]:
+    """Write ``network.json`` into ``directory``, run the emulator on every test sample and compare it with hls4ml;
+    returns what it found and the network.
 
     Parameters
     ----------
@@ -72,9 +73,10 @@ def emulate(hls_model, detector, inputs: dict[str, np.ndarray], hls_outputs: dic
             decision_mismatch_events={wp: int(((scores[name] > t) != (hls_scores[name] > t)).sum())
                                       for wp, t in thresholds.items()}))
     elapsed = time.perf_counter() - started
-    return Emulation(network_file=NETWORK_FILE, score=describe(network), agreement=agreement,
-                     working_points=firmware_working_points(scores, metrics, cfg),
-                     confidence_level=cfg.confidence_level, events_per_second=n_events / max(elapsed, 1e-9))
+    emulation = Emulation(network_file=NETWORK_FILE, score=describe(network), agreement=agreement,
+                          working_points=firmware_working_points(scores, metrics, cfg),
+                          confidence_level=cfg.confidence_level, events_per_second=n_events / max(elapsed, 1e-9))
+    return emulation, network
 
 
 def firmware_working_points(scores: dict[str, np.ndarray], metrics: MetricsReport,

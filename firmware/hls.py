@@ -23,17 +23,6 @@ from l1ad.config import EvaluationConfig, FirmwareConfig
 from l1ad.errors import ConfigError, L1adError, NotConvertibleError, first_line
 from l1ad.firmware.report import FirmwareReport, SampleAgreement
 
-VENDOR_TOOLS = ("vitis_hls", "vivado_hls", "vivado")
-
-
-def synthesis_availability() -> str:
-    """Why latency and resources are not in the report: whether a vendor C-synthesis tool is on PATH here."""
-    found = [tool for tool in VENDOR_TOOLS if shutil.which(tool)]
-    if found:
-        return (f"not measured: {found[0]} is on PATH, but l1ad does not run C synthesis yet "
-                "(the open-source RTL path is the roadmap)")
-    return f"not available: C synthesis needs Vivado/Vitis HLS, and none of {', '.join(VENDOR_TOOLS)} is on PATH"
-
 
 def hls_config(keras_model, cfg: FirmwareConfig, input_bits: int | None, input_integer_bits: int | None) -> dict:
     """hls4ml configuration; the input precision matches the QKeras input quantizer (float models: the default)."""
@@ -143,27 +132,31 @@ def check_agreement(detector, inputs: dict[str, np.ndarray], keras_scores: dict[
         If the detector has no trigger network (see :func:`not_convertible_report`).
     """
     from l1ad.firmware.emulation import emulate
+    from l1ad.firmware.synthesis import latency_text, resources_text, rtl_figures, vendor_figures
 
-    availability = synthesis_availability()
-    hls_model, hls_cfg = build_hls_model(detector, cfg, Path(directory) / "hls4ml_prj")
+    project_dir = Path(directory) / "hls4ml_prj"
+    hls_model, hls_cfg = build_hls_model(detector, cfg, project_dir)
     outputs = {name: hls_outputs(hls_model, x) for name, x in inputs.items()}
     scores = {name: detector.score_from_outputs(inputs[name], outputs[name]) for name in inputs}
     thresholds = metrics.thresholds()
     agreement = [compare(name, keras_scores[name], scores[name], thresholds) for name in keras_scores]
-    emulation = emulate(hls_model, detector, inputs, outputs, scores, metrics, evaluation_cfg, directory, model=model)
+    emulation, network = emulate(hls_model, detector, inputs, outputs, scores, metrics, evaluation_cfg, directory,
+                                 model=model)
+    rtl = rtl_figures(network, inputs, cfg, directory)
+    vendor = vendor_figures(hls_model, project_dir)
     return FirmwareReport(
         model=model, status="emulated",
         source="hls4ml bit-accurate C++ model compiled with g++ (hls_model.compile()); not synthesized",
         hls4ml_config=json.loads(json.dumps(hls_cfg, default=_plain)), firmware=cfg, agreement=agreement,
-        emulation=emulation, latency=availability, resources=availability,
+        emulation=emulation, rtl=rtl, vendor=vendor, headline=metrics.headline,
+        latency=latency_text(rtl, vendor, cfg), resources=resources_text(rtl, vendor, cfg),
     )
 
 
 def not_convertible_report(model: str, reason: NotConvertibleError) -> FirmwareReport:
     """The report of a detector without a trigger network: nothing emulated, and why."""
-    availability = synthesis_availability()
-    return FirmwareReport(model=model, status="not_convertible", source=f"not applicable: {reason}",
-                          latency=availability, resources=availability)
+    why = f"not applicable: {reason}"
+    return FirmwareReport(model=model, status="not_convertible", source=why, latency=why, resources=why)
 
 
 def _plain(value):

@@ -17,6 +17,8 @@ from pydantic import Field
 from l1ad.config import FirmwareConfig
 from l1ad.config.base import StrictModel
 from l1ad.files import read_json_model
+from l1ad.firmware.rtl_report import RTLReport
+from l1ad.firmware.vendor import VendorReport
 
 FIRMWARE_REPORT = "firmware.json"
 SCHEMA = "l1ad-firmware/2"
@@ -105,6 +107,9 @@ class FirmwareReport(StrictModel):
     firmware: FirmwareConfig | None = None
     agreement: list[SampleAgreement] = Field(default_factory=list, description="Keras against hls4ml's C++ model")
     emulation: Emulation | None = None
+    rtl: RTLReport | None = Field(None, description="the open-source RTL path (da4ml, Verilator, yosys)")
+    vendor: VendorReport | None = Field(None, description="vendor C synthesis, when Vivado/Vitis HLS was on PATH")
+    headline: str | None = Field(None, description="the evaluation's headline working point id")
     latency: str = Field(description="the latency figure with its source, or why it is not available")
     resources: str = Field(description="the resource figures with their source, or why they are not available")
 

@@ -24,8 +24,9 @@ from l1ad.markup import markdown_cell
 BOARD_FILE = "board.json"
 LOCK_FILE = ".board.lock"
 MARKDOWN_FILE = "LEADERBOARD.md"
-SCHEMA = "l1ad-leaderboard/2"
-# A board of an older schema (l1ad-leaderboard/1 has no pure efficiencies) holds results that cannot be converted.
+SCHEMA = "l1ad-leaderboard/3"
+# A board of an older schema (l1ad-leaderboard/1 has no pure efficiencies, /2 no firmware figures) holds results that
+# cannot be converted.
 REGENERATE = ("regenerate it: move it away, then run 'l1ad evaluate' and 'l1ad leaderboard' again for each model on it "
               "('l1ad run' does both)")
 
@@ -41,6 +42,24 @@ class SignalResult(StrictModel):
     pure_efficiency_lo: float = Field(ge=0, le=1)
     pure_efficiency_hi: float = Field(ge=0, le=1)
     menu_efficiency: float = Field(ge=0, le=1, description="fraction the reference menu accepts (any seed)")
+    firmware_efficiency: float | None = Field(
+        None, ge=0, le=1, description="firmware-exact: decisions and threshold from the bit-exact emulator's scores")
+
+
+class FirmwareFigures(StrictModel):
+    """Latency and resources of the model's firmware, with their source (the firmware report's)."""
+
+    latency_cycles: int = Field(ge=0)
+    latency_ns: float = Field(ge=0)
+    initiation_interval: int = Field(ge=1)
+    lut: int = Field(ge=0)
+    ff: int = Field(ge=0)
+    dsp: int = Field(ge=0)
+    bram36: float = Field(ge=0)
+    part: str
+    lut_percent: float = Field(ge=0)
+    source: str = Field(description="e.g. yosys synth_xilinx cell counts; latency from da4ml pipeline stages")
+    bit_exact: str = Field(description="RTL simulation against the emulator, e.g. '10000/10000 identical'")
 
 
 class EntryProvenance(StrictModel):
@@ -77,6 +96,7 @@ class Entry(StrictModel):
     signals: dict[str, SignalResult] = Field(min_length=1)
     firmware_decision_mismatch: float | None = Field(description="fraction of background+signal test events, at rate_khz")
     firmware_source: str
+    firmware: FirmwareFigures | None = Field(None, description="latency and resources; None if not synthesized")
     provenance: EntryProvenance
 
     @property
@@ -91,7 +111,7 @@ class Entry(StrictModel):
 class Board(StrictModel):
     """The contents of ``board.json``."""
 
-    schema_: Literal["l1ad-leaderboard/2"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["l1ad-leaderboard/3"] = Field(SCHEMA, alias="schema")
     entries: list[Entry]
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
@@ -116,6 +136,9 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
         raise StageOutputError(f"model {metrics.model!r}: the leaderboard ranks at a trigger rate, and dataset "
                                f"{metrics.dataset.name!r} is not zero bias")
     mismatch = firmware.decision_mismatch(metrics.headline) if firmware is not None else None
+    fw_eff = ({wp.signal: wp.efficiency for wp in firmware.emulation.working_points
+               if wp.working_point == metrics.headline}
+              if firmware is not None and firmware.emulation is not None else {})
     return Entry(
         model=metrics.model, submitter=submitter, dataset=metrics.dataset.name,
         dataset_version=metrics.dataset.version, dataset_digest=metrics.dataset.digest, rate_khz=first.rate_khz,
@@ -129,12 +152,28 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
                                         efficiency_bootstrap_std=r.efficiency_bootstrap_std, roc_auc=r.roc_auc,
                                         measurable=r.measurable, pure_efficiency=r.pure_efficiency,
                                         pure_efficiency_lo=r.pure_efficiency_lo,
-                                        pure_efficiency_hi=r.pure_efficiency_hi, menu_efficiency=r.menu_efficiency)
+                                        pure_efficiency_hi=r.pure_efficiency_hi, menu_efficiency=r.menu_efficiency,
+                                        firmware_efficiency=fw_eff.get(r.signal))
                  for r in rows},
         firmware_decision_mismatch=mismatch[0] / mismatch[1] if mismatch and mismatch[1] else None,
         firmware_source=firmware.source if firmware is not None else "not run",
-        provenance=provenance,
+        firmware=_firmware_figures(firmware), provenance=provenance,
     )
+
+
+def _firmware_figures(firmware: FirmwareReport | None) -> FirmwareFigures | None:
+    """The RTL path's figures of a firmware report (the ones the board ranks by), if it ran."""
+    if firmware is None or firmware.rtl is None or firmware.firmware is None:
+        return None
+    rtl, r = firmware.rtl, firmware.rtl.resources
+    lut = r.lut + r.lut_as_memory
+    a = rtl.agreement
+    return FirmwareFigures(latency_cycles=rtl.latency_cycles, latency_ns=rtl.latency_ns,
+                           initiation_interval=rtl.initiation_interval, lut=lut, ff=r.ff, dsp=r.dsp, bram36=r.bram36,
+                           part=rtl.part, lut_percent=100 * lut / firmware.firmware.fpga_part.lut,
+                           source=f"{r.source}; latency = da4ml pipeline stages x {rtl.clock_period_ns:.4g} ns "
+                                  "(timing closure not checked)",
+                           bit_exact=f"{a.events - a.mismatching_events}/{a.events} identical")
 
 
 def read_board(directory: str | Path) -> list[Entry]:
@@ -184,7 +223,10 @@ def render_markdown(entries: list[Entry]) -> str:
         "has too little background above threshold to pin down the rate. The pure efficiency counts only the signal "
         "events no seed of the reference L1 menu accepts, and the unique rate is the background rate the model adds "
         "beyond that menu (both on this emulation's trigger objects). Firmware mismatch is the fraction of test events "
-        "whose trigger decision differs between the Keras model and the hls4ml bit-accurate C++ emulation.",
+        "whose trigger decision differs between the Keras model and the hls4ml bit-accurate C++ model; the firmware-exact "
+        "efficiency (fw) takes decisions and threshold from the bit-exact fixed-point emulator; latency and LUTs are "
+        "from the open-source RTL path (da4ml pipeline stages x clock period, yosys synth_xilinx cell counts; timing "
+        "closure is not checked).",
         "",
     ]
     groups: dict[tuple[str, str], list[Entry]] = {}
@@ -201,8 +243,9 @@ def render_markdown(entries: list[Entry]) -> str:
             "",
             "| # | model | submitter | "
             + " | ".join(f"{markdown_cell(s)} eff. | {markdown_cell(s)} pure eff." for s in signals)
-            + " | mean AUC | achieved rate [kHz] | unique rate [kHz] | firmware mismatch | config |",
-            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|",
+            + " | mean AUC | achieved rate [kHz] | unique rate [kHz] | firmware mismatch | latency [ns] | LUT | DSP"
+            + " | config |",
+            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|---|---|---|",
         ]
         for rank, e in enumerate(group, 1):
             cells = []
@@ -212,15 +255,21 @@ def render_markdown(entries: list[Entry]) -> str:
                     cells += ["n/a", "n/a"]
                     continue
                 star = "" if r.measurable else "*"
-                cells += [f"{r.efficiency:.3f} [{r.efficiency_lo:.3f}, {r.efficiency_hi:.3f}]{star}",
+                fw_eff = "" if r.firmware_efficiency is None else f" (fw {r.firmware_efficiency:.3f})"
+                cells += [f"{r.efficiency:.3f} [{r.efficiency_lo:.3f}, {r.efficiency_hi:.3f}]{star}{fw_eff}",
                           f"{r.pure_efficiency:.3f} [{r.pure_efficiency_lo:.3f}, {r.pure_efficiency_hi:.3f}]{star}"]
             auc = sum(r.roc_auc for r in e.signals.values()) / len(e.signals)
             fw = "n/a" if e.firmware_decision_mismatch is None else f"{e.firmware_decision_mismatch:.2e}"
             rate = f"{e.background_rate_khz:.2f} [{e.background_rate_lo_khz:.2f}, {e.background_rate_hi_khz:.2f}]"
             unique = f"{e.unique_rate_khz:.2f} [{e.unique_rate_lo_khz:.2f}, {e.unique_rate_hi_khz:.2f}]"
+            f = e.firmware
+            latency = "n/a" if f is None else f"{f.latency_ns:.1f}"
+            lut = "n/a" if f is None else f"{f.lut:,} ({f.lut_percent:.2f} %)"
+            dsp = "n/a" if f is None else str(f.dsp)
             lines.append(
                 f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {markdown_cell(e.provenance.config_digest)} |"
+                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp}"
+                + f" | {markdown_cell(e.provenance.config_digest)} |"
             )
         lines.append("")
     if not entries:

@@ -212,3 +212,17 @@ def test_firmware_stage_reports_the_emulation(tiny_run):
         assert wp.efficiency == wp.keras_efficiency and wp.efficiency_lo <= wp.efficiency <= wp.efficiency_hi
     network = read_network(tiny_run.paths.firmware / emulation.network_file)
     assert network.model == report.model and network.layers[0].kind == "input"
+
+
+def test_firmware_report_of_an_older_schema_is_refused(tiny_run, tmp_path):
+    import json
+
+    from l1ad.errors import StageOutputError
+    from l1ad.firmware.report import FIRMWARE_REPORT, read_firmware_report
+
+    old = json.loads((tiny_run.paths.firmware / FIRMWARE_REPORT).read_text())
+    old["schema"] = "l1ad-firmware/1"
+    (tmp_path / FIRMWARE_REPORT).write_text(json.dumps(old))
+    with pytest.raises(StageOutputError, match=r"firmware report of schema 'l1ad-firmware/1', this version of l1ad "
+                                               r"reads l1ad-firmware/2; re-run 'l1ad firmware'"):
+        read_firmware_report(tmp_path)

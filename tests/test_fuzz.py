@@ -63,7 +63,7 @@ ENTRY = BOARD["entries"][0]
 def test_board_entry_loader(tmp_path, entry):
     from l1ad.leaderboards.board import read_board
 
-    (tmp_path / "board.json").write_text(json.dumps({"schema": "l1ad-leaderboard/2", "entries": [entry]}))
+    (tmp_path / "board.json").write_text(json.dumps({"schema": "l1ad-leaderboard/3", "entries": [entry]}))
     _expect_one_line_error_or_success(lambda: read_board(tmp_path))
 
 

@@ -53,7 +53,7 @@ def test_metrics_table_is_consistent(tiny_run, tiny_config):
 
 def test_leaderboard_entry_matches_metrics(tiny_run, tiny_config):
     board = json.loads((tiny_run.paths.root / "leaderboards" / "board.json").read_text())
-    assert board["schema"] == "l1ad-leaderboard/2" and len(board["entries"]) == 1
+    assert board["schema"] == "l1ad-leaderboard/3" and len(board["entries"]) == 1
     entry = board["entries"][0]
     table = pd.read_csv(tiny_run.paths.evaluation / "metrics.csv")
     lead = table[table.working_point == "rate_300khz"].set_index("signal")
@@ -66,6 +66,14 @@ def test_leaderboard_entry_matches_metrics(tiny_run, tiny_config):
     metrics = json.loads((tiny_run.paths.evaluation / "metrics.json").read_text())
     assert metrics["schema"] == "l1ad-metrics/2" and entry["menu"] == [s["name"] for s in metrics["menu"]["seeds"]]
     assert entry["firmware_decision_mismatch"] == 0.0
+    for result in entry["signals"].values():  # bit-exact firmware: the firmware-exact efficiency is the Keras one
+        assert result["firmware_efficiency"] == result["efficiency"]
+    firmware = json.loads((tiny_run.paths.firmware / "firmware.json").read_text())
+    if firmware["rtl"] is not None:
+        assert entry["firmware"]["latency_cycles"] == firmware["rtl"]["latency_cycles"]
+        assert entry["firmware"]["bit_exact"].endswith("identical") and "yosys" in entry["firmware"]["source"]
+    else:
+        assert entry["firmware"] is None
     assert entry["provenance"]["config_digest"] == tiny_config.digest()
     md = (tiny_run.paths.root / "leaderboards" / "LEADERBOARD.md").read_text()
     assert f"{entry['signals']['ttbar']['efficiency']:.3f}" in md

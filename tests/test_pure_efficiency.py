@@ -175,7 +175,7 @@ def test_board_of_an_older_schema_is_refused_with_how_to_regenerate_and_not_over
         read_board(tmp_path)
     message = str(refused.value)
     assert message.startswith(f"{tmp_path / 'board.json'}: leaderboard of schema 'l1ad-leaderboard/1'")
-    assert "reads l1ad-leaderboard/2; regenerate it: move it away" in message and "l1ad leaderboard" in message
+    assert "reads l1ad-leaderboard/3; regenerate it: move it away" in message and "l1ad leaderboard" in message
     assert message.endswith("not overwriting it") and "\n" not in message
     before = (tmp_path / "board.json").read_bytes()
     with pytest.raises(StageOutputError, match="l1ad-leaderboard/1"):

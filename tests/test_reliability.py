@@ -53,6 +53,7 @@ def _one_line_error(run_cli, *args) -> str:
     ("evaluation: {bootstrap_samples: 100000000}\n", "evaluation.bootstrap_samples"),
     ("firmware: {default_precision: 'int'}\n", "firmware.default_precision"),
     ("firmware: {layer_precision: {dense: 'ap_fixed<8>'}}\n", "firmware.layer_precision.dense"),
+    ("firmware: {part: xc7a35t}\n", "unknown FPGA part 'xc7a35t'; known: xcvu13p-flga2577-2-e, xcvu9p"),
     ("leaderboard: {submitter: \"a\\nb\"}\n", "leaderboard.submitter"),
     ("seed: 1\nseed: 2\n", "key 'seed' is given twice"),
     ("model: {name: gmm, params: {n_components: 1e12}}\n", "n_components must"),
@@ -203,7 +204,7 @@ def test_damaged_stage_outputs_are_one_line_errors(tiny_run, tmp_path, run_cli, 
 
 
 @pytest.mark.parametrize(("board", "expected"), [
-    ({"schema": "l1ad-leaderboard/2"}, "entries: missing required key"),
+    ({"schema": "l1ad-leaderboard/3"}, "entries: missing required key"),
     (None, "invalid leaderboard"),
     ([], "invalid leaderboard"),
     ("entries-with-empty-signals", "signals"),
@@ -218,7 +219,7 @@ def test_malformed_boards_are_refused_and_not_overwritten(tmp_path, board, expec
             entry["signals"] = {}
         else:
             next(iter(entry["signals"].values()))["efficiency"] = "0.5"
-        board = {"schema": "l1ad-leaderboard/2", "entries": [entry]}
+        board = {"schema": "l1ad-leaderboard/3", "entries": [entry]}
     (tmp_path / "board.json").write_text(json.dumps(board))
     with pytest.raises(L1adError, match=expected) as refused:
         read_board(tmp_path)

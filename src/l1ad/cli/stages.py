@@ -10,7 +10,7 @@ from l1ad.cli.common import add_run_arguments, run_context
 COMMANDS = {
     "train": "train the config's model on the dataset's background",
     "evaluate": "score the test samples; efficiencies at fixed trigger rates, ROC AUC, plots",
-    "firmware": "hls4ml project + bit-accurate C++ model; Keras vs firmware agreement",
+    "firmware": "hls4ml project, bit-exact emulator, open-source RTL synthesis; 'firmware report': the table",
     "leaderboard": "add this run's result to the leaderboard (JSON + Markdown)",
     "run": "the whole chain: data, train, evaluate, firmware, leaderboard",
 }
@@ -23,12 +23,17 @@ def add_parsers(sub) -> None:
         if name == "evaluate":
             stage.add_argument("--other-dataset", action="store_true",
                                help="evaluate a model trained on another dataset (the result stays off the leaderboard)")
+        if name == "firmware":
+            stage.add_argument("action", nargs="?", choices=["report"],
+                               help="report: latency, resources and bit-exactness of the model (or --bench models)")
+            stage.add_argument("--bench", action="store_true", help="with 'report': every bench model of the config")
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
         stage.set_defaults(handler=run)
 
 
 def run(args) -> int:
+    from l1ad.errors import ConfigError
     from l1ad.pipeline import stages
 
     ctx = run_context(args)
@@ -36,7 +41,11 @@ def run(args) -> int:
         stages.train(ctx, stages.open_dataset(ctx))
     elif args.command == "evaluate":
         stages.evaluate(ctx, stages.open_dataset(ctx), stages.open_detector(ctx), other_dataset=args.other_dataset)
+    elif args.command == "firmware" and args.action == "report":
+        print(stages.firmware_summary(ctx, bench=args.bench).read_text(), end="")
     elif args.command == "firmware":
+        if args.bench:
+            raise ConfigError("--bench goes with 'l1ad firmware report' (run 'l1ad bench --firmware' to build them)")
         stages.firmware(ctx, stages.open_detector(ctx), stages.open_evaluation(ctx))
     elif args.command == "leaderboard":
         stages.leaderboard(ctx, stages.open_metrics(ctx), stages.open_firmware_report(ctx), args.board)

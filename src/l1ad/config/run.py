@@ -179,6 +179,10 @@ class FirmwareConfig(StrictModel):
     layer_precision: dict[str, Annotated[str, Field(pattern=PRECISION)]] = Field(
         default_factory=dict, description="layer name -> ap_fixed type for its accumulator and result (overrides 'auto')"
     )
+    rtl: bool = Field(True, description="build, simulate and synthesize the network with the open-source RTL path "
+                      "(da4ml, Verilator, yosys; needs the RTL environment, 'tox -e rtl')")
+    rtl_events: int = Field(10_000, ge=1, le=10_000_000, description="test events simulated in RTL against the emulator")
+    rtl_timeout_s: float = Field(3600.0, gt=0, le=86_400)
 
     @field_validator("part")
     @classmethod

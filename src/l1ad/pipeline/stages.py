@@ -331,6 +331,30 @@ def firmware(ctx: RunContext, detector: Detector, evaluation: Evaluation) -> Fir
     return report
 
 
+def firmware_summary(ctx: RunContext, *, bench: bool = False) -> Path:
+    """``l1ad firmware report``: the firmware reports of the run's model (or of every bench model that has one) side
+    by side in ``<output>/firmware/report.{md,csv}`` with resource and latency plots; returns the Markdown file.
+
+    Raises
+    ------
+    MissingStageOutput
+        If no model has a firmware report yet (names the command that writes one).
+    """
+    from l1ad.firmware.summary import write_summary
+
+    contexts = [ctx.for_model(model) for model in ctx.cfg.bench] if bench else [ctx]
+    reports = [read_firmware_report(c.paths.firmware) for c in contexts if (c.paths.firmware / FIRMWARE_REPORT).is_file()]
+    if not reports:
+        raise MissingStageOutput(contexts[0].paths.firmware / FIRMWARE_REPORT, "firmware report",
+                                 "l1ad bench --firmware" if bench else "l1ad firmware")
+    directory = ctx.paths.root / "firmware"
+    write_summary(reports, ctx.cfg.firmware.fpga_part, directory)
+    skipped = len(contexts) - len(reports)
+    ctx.log(f"firmware report: {len(reports)} models{f' ({skipped} without a firmware report)' if skipped else ''} "
+            f"-> {directory / 'report.md'}")
+    return directory / "report.md"
+
+
 def open_firmware_report(ctx: RunContext) -> FirmwareReport | None:
     """The run's firmware report, or None if the firmware stage has not run."""
     if not (ctx.paths.firmware / FIRMWARE_REPORT).is_file():
