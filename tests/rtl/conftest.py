@@ -1,5 +1,6 @@
-"""The RTL tests run in the RTL environment only (``tox -e rtl``: da4ml, Verilator, yosys); elsewhere (the main
-``tests`` environment, numpy < 2, no da4ml) this directory is not collected."""
+"""The RTL tests run in the RTL environment only (``tox -e rtl`` names this directory: da4ml, Verilator, yosys); the
+main environment (numpy < 2, no da4ml) does not recurse into it (``norecursedirs`` in pyproject.toml), and without
+da4ml nothing here is collected."""
 
 import importlib.util
 
