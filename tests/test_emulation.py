@@ -8,8 +8,9 @@ from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.layout import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON
 from l1ad.config import EmulationConfig
 
-# No noise or smearing: the answers below are exact.
-CLEAN = EmulationConfig(em_stochastic=0, em_constant=0, had_stochastic=0, had_constant=0, tower_noise_gev=0)
+# No noise, smearing or jet calibration: the answers below are exact.
+CLEAN = EmulationConfig(em_stochastic=0, em_constant=0, had_stochastic=0, had_constant=0, tower_noise_gev=0,
+                        jet_calibration=None)
 
 
 def table(events):

@@ -30,10 +30,14 @@ from l1ad.markup import markdown_cell
 
 CARD = "CARD.md"
 PLOTS = "card"
-APPROXIMATIONS = (
+EMULATION_APPROXIMATE = (
     "The Level-1 emulation uses approximate CMS Phase-1 values (tower geometry, resolutions, thresholds, jet and "
-    "e/gamma algorithms) and is not calibrated to CMS data; object energies are tower sums with unit response and no "
-    "jet energy calibration (its measured response against particle level is given with the menu above).",
+    "e/gamma algorithms) and is not calibrated to CMS data; object energies are tower sums with unit response")
+JETS_CALIBRATED = ("; jets then get an approximate energy calibration fitted to particle-level jets of this emulation "
+                   "(table above), e/gamma and MET none")
+JETS_UNCALIBRATED = " and no jet energy calibration"
+RESPONSE_SHOWN = " (the leading-jet response against particle level is given with the menu above)"
+APPROXIMATIONS = (
     "Soft pile-up interactions (below the stitching scale) are drawn with replacement from a finite pool per split, "
     "each draw rotated in phi by whole towers and mirrored in eta; crossings of one split share soft interactions "
     "(reuse factors below), never hard ones and never across splits.",
@@ -94,11 +98,14 @@ def write_card(dataset: Dataset) -> Path:
         "## Level-1 emulation parameters",
         "",
         "```yaml",
-        yaml.safe_dump(cfg["emulation"], sort_keys=False).rstrip(),
+        yaml.safe_dump({k: v for k, v in cfg["emulation"].items() if k != "jet_calibration"}, sort_keys=False).rstrip(),
         "```",
         "",
+        *_calibration_lines(cfg["emulation"].get("jet_calibration")),
         "## What is approximate",
         "",
+        f"- {EMULATION_APPROXIMATE}{JETS_CALIBRATED if cfg['emulation'].get('jet_calibration') else JETS_UNCALIBRATED}"
+        f"{RESPONSE_SHOWN if m.zero_bias else ''}.",
         *[f"- {a}" for a in APPROXIMATIONS],
         "",
         "## Distributions",
@@ -108,6 +115,31 @@ def write_card(dataset: Dataset) -> Path:
     ]
     write_text_atomic(directory / CARD, "\n".join(lines))
     return directory / CARD
+
+
+def _calibration_lines(calibration: dict | None) -> list[str]:
+    """The jet energy calibration table (``jet_calibration`` of the emulation parameters): factor per |eta| bin at each
+    uncalibrated pT point."""
+    if not calibration:
+        return ["## Jet energy calibration", "", "None: jet pT is the pile-up-subtracted window ET (unit tower response).",
+                ""]
+    edges = calibration["abs_eta_edges"]
+    bins = [f"\\|eta\\| {lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    rows = [f"| {pt:g} | " + " | ".join(f"{row[i]:.3f}" for row in calibration["factors"]) + " |"
+            for i, pt in enumerate(calibration["pt_points_gev"])]
+    return [
+        "## Jet energy calibration",
+        "",
+        "Approximate. Each jet's pile-up-subtracted pT is multiplied by the factor of its seed tower's |eta| bin, linear "
+        "in the uncalibrated pT between the points below and constant beyond the first and last; then the minimum jet "
+        "pT applies and HT is summed. Jets beyond the last |eta| edge use the last bin. "
+        f"How it was obtained: {markdown_cell(calibration.get('method') or 'not stated')}.",
+        "",
+        "| uncalibrated pT [GeV] | " + " | ".join(bins) + " |",
+        "|---" * (len(bins) + 1) + "|",
+        *rows,
+        "",
+    ]
 
 
 def _meaning(manifest: DatasetManifest) -> str:
@@ -190,7 +222,7 @@ def _fidelity_lines(dataset: Dataset, plots: Path) -> list[str]:
         "|---|---|---|---|",
         *tail_rows,
         "",
-        *comparison_lines(background),
+        *comparison_lines(background, calibrated=bool(dataset.manifest.config["emulation"].get("jet_calibration"))),
         "",
         f"![rates versus pile-up]({PLOTS}/rates_vs_pileup.png)",
         "",

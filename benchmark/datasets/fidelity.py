@@ -92,8 +92,9 @@ def menu_table(sample: Sample, menu: MenuConfig, jet_max_eta: float) -> list[str
     return rows
 
 
-def comparison_lines(sample: Sample) -> list[str]:
-    """Jet multiplicity and MET resolution, emulated against particle level."""
+def comparison_lines(sample: Sample, *, calibrated: bool) -> list[str]:
+    """Jet multiplicity, MET resolution and the leading-jet response, emulated against particle level; ``calibrated``
+    says whether the emulation calibrated its jets."""
     p, truth = sample.particles, sample.truth
     l1_jets = (p[:, _JET:, 0] > MIN_PT_GEV).sum(axis=1)
     met_x = p[:, 0, 0] * np.cos(p[:, 0, 2])
@@ -103,8 +104,8 @@ def comparison_lines(sample: Sample) -> list[str]:
         f"{(l1_jets > 0).mean():.3f} against {(truth.genjet_count > 0).mean():.3f}.",
         f"- MET per-component width (standard deviation of MET_x): {met_x.std():.1f} GeV emulated.",
         f"- Leading-jet response (median emulated / particle-level leading jet pT, crossings with a particle-level "
-        f"leading jet above 60 GeV): {_response(p[:, _JET, 0], truth.genjet_leading_pt)}; no jet energy calibration is "
-        "applied.",
+        f"leading jet above 60 GeV): {_response(p[:, _JET, 0], truth.genjet_leading_pt)}; "
+        + ("jets calibrated (see Jet energy calibration)." if calibrated else "no jet energy calibration is applied."),
     ]
 
 

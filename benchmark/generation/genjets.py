@@ -2,8 +2,9 @@
 
 As CMS's generator jets, they are anti-kT 0.4 jets of one interaction's visible final-state particles (neutrinos and
 BSM invisibles excluded, muons included) with no pile-up mixed in; a crossing's particle-level jets are the union of
-its interactions' jets. Only per-interaction summaries are kept: the leading jet, the number of jets above
-``MIN_PT_GEV`` and their HT within ``HT_MAX_ETA`` (the reference menu's HTT360er definition).
+its interactions' jets. The samples keep only per-interaction summaries (:func:`genjet_summary`): the leading jet, the
+number of jets above ``MIN_PT_GEV`` and their HT within ``HT_MAX_ETA`` (the reference menu's HTT360er definition).
+The jet energy calibration is fitted to the jets themselves (:func:`genjets`: per-jet pT, eta, phi).
 """
 
 from __future__ import annotations
@@ -40,12 +41,25 @@ class GenJetSummary:
         return GenJetSummary(np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32))
 
 
-def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
-    """Cluster every interaction of ``table`` on its own and summarise its jets (jets with |eta| > ``max_eta`` are
-    ignored, as the Level-1 jets they are compared with)."""
-    n = table.n_interactions
-    if n == 0 or len(table.pt) == 0:
-        return GenJetSummary.empty(n)
+@dataclass(frozen=True)
+class GenJets:
+    """Particle-level jets one by one, flat: the index of the interaction each belongs to (ascending), pT [GeV], eta
+    and phi; pT-ordered within an interaction."""
+
+    interaction: np.ndarray  # int64
+    pt: np.ndarray  # float32
+    eta: np.ndarray  # float32
+    phi: np.ndarray  # float32, (-pi, pi]
+
+    def __len__(self) -> int:
+        return len(self.pt)
+
+
+def _cluster(table: ParticleTable, min_pt: float):
+    """Anti-kT ``JET_R`` jets above ``min_pt`` of every interaction of ``table`` on its own: (pT, eta, phi) as awkward
+    arrays of one list per interaction, or None when there is nothing to cluster."""
+    if table.n_interactions == 0 or len(table.pt) == 0:
+        return None
     import fastjet
 
     _silence_banner(fastjet)
@@ -54,9 +68,35 @@ def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
                       "E": pt * np.cosh(eta)}, with_name="Momentum4D")
     events = ak.unflatten(momenta, table.counts())
     jets = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R)).inclusive_jets(
-        min_pt=MIN_PT_GEV / 2)
+        min_pt=min_pt)
     jet_pt = np.hypot(jets.px, jets.py)
-    jet_eta = np.arcsinh(jets.pz / np.maximum(jet_pt, 1e-9))
+    return jet_pt, np.arcsinh(jets.pz / np.maximum(jet_pt, 1e-9)), np.arctan2(jets.py, jets.px)
+
+
+def genjets(table: ParticleTable, min_pt: float = MIN_PT_GEV / 2, max_eta: float = np.inf) -> GenJets:
+    """Every particle-level jet of every interaction of ``table`` with pT > ``min_pt`` and |eta| <= ``max_eta``, one
+    row per jet (what Level-1 jets are matched to, e.g. to fit the jet energy calibration)."""
+    clustered = _cluster(table, min_pt)
+    if clustered is None:
+        f32 = np.zeros(0, np.float32)
+        return GenJets(np.zeros(0, np.int64), f32, f32, f32)
+    jet_pt, jet_eta, jet_phi = clustered
+    keep = (jet_pt > min_pt) & (np.abs(jet_eta) <= max_eta)
+    order = ak.argsort(jet_pt[keep], axis=1, ascending=False)
+    pt, eta, phi = (ak.to_numpy(ak.flatten(x[keep][order])) for x in (jet_pt, jet_eta, jet_phi))
+    interaction = np.repeat(np.arange(table.n_interactions), ak.to_numpy(ak.sum(keep, axis=1)))
+    return GenJets(interaction.astype(np.int64), pt.astype(np.float32), eta.astype(np.float32),
+                   phi.astype(np.float32))
+
+
+def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
+    """Cluster every interaction of ``table`` on its own and summarise its jets (jets with |eta| > ``max_eta`` are
+    ignored, as the Level-1 jets they are compared with)."""
+    n = table.n_interactions
+    clustered = _cluster(table, MIN_PT_GEV / 2)
+    if clustered is None:
+        return GenJetSummary.empty(n)
+    jet_pt, jet_eta, _ = clustered
     inside = np.abs(jet_eta) <= max_eta
     leading = ak.to_numpy(ak.fill_none(ak.max(jet_pt[inside], axis=1), 0.0))
     n_jets = ak.to_numpy(ak.sum(inside & (jet_pt > MIN_PT_GEV), axis=1))

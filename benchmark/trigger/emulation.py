@@ -8,7 +8,8 @@ What a Level-1 trigger sees, approximately as in CMS Phase-1 (values are configu
 * jets: a sliding window of constant eta-phi area (9 towers in phi, about 0.78 in eta: 9 barrel towers, fewer of the
   wider endcap and forward towers) around a local-maximum seed tower; pile-up subtracted with the median of the seven
   other 9-tower blocks of the window's eta rings (robust to other jets; the CMS Phase-1 "chunky donut", used before,
-  kept pile-up jets alive at pile-up 60 here);
+  kept pile-up jets alive at pile-up 60 here); then a jet energy calibration (pT- and |eta|-dependent factors fitted to
+  particle-level jets, :mod:`.calibration`) before the minimum-pT cut;
 * e/gamma: local-maximum EM tower, 3x3 EM cluster, hadronic-over-EM and relative isolation cuts;
 * muons: generator muons (decays in flight included) with the muon trigger's coarse 1/pT resolution and its
   tails, |eta| < 2.4;
@@ -27,6 +28,7 @@ import numpy as np
 from l1ad.benchmark.generation.pileup import Crossings
 from l1ad.benchmark.geometry import CENTRAL_TOWERS_PER_SIDE, ETA_CENTERS, ETA_EDGES, N_ETA, N_PHI, PHI_CENTERS
 from l1ad.benchmark.kinematics import wrap_phi
+from l1ad.benchmark.trigger.calibration import jet_correction
 from l1ad.benchmark.trigger.layout import (
     CLASS_EGAMMA,
     CLASS_JET,
@@ -220,10 +222,17 @@ def _rank_into_slots(event, pt, eta, phi, n, k, object_class) -> np.ndarray:
 
 
 def _jets(total, window: np.ndarray, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:
-    et = window - pileup
+    """Jets at the seed towers: pile-up-subtracted window ET, calibrated (if the config has a calibration), then the
+    minimum-pT cut and the LSB."""
     seeds = _local_maxima(total, 4, cfg.jet_seed_gev, cfg.tower_lsb_gev)
-    accept = seeds & (et >= cfg.jet_min_pt_gev) & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta)
-    return _top_objects(accept, np.floor(et / cfg.tower_lsb_gev) * cfg.tower_lsb_gev, N_JETS, CLASS_JET)
+    event, ieta, iphi = np.nonzero(seeds & (np.abs(ETA_CENTERS)[None, :, None] <= cfg.jet_max_eta))
+    et = window[event, ieta, iphi] - pileup[event, ieta, iphi]
+    if cfg.jet_calibration is not None:
+        et = et * jet_correction(cfg.jet_calibration, et, np.abs(ETA_CENTERS[ieta]))
+    keep = et >= cfg.jet_min_pt_gev
+    pt = np.floor(et[keep] / cfg.tower_lsb_gev) * cfg.tower_lsb_gev
+    return _rank_into_slots(event[keep], pt, ETA_CENTERS[ieta[keep]], PHI_CENTERS[iphi[keep]], len(total), N_JETS,
+                            CLASS_JET)
 
 
 def _egamma(em, had, boxes: _BoxSums, window: np.ndarray, pileup: np.ndarray, cfg: EmulationConfig) -> np.ndarray:

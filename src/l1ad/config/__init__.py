@@ -11,6 +11,7 @@ from l1ad.config.datasets import (
     DatasetSize,
     EmulationConfig,
     EtaAcceptance,
+    JetCalibration,
     JetsDatasetConfig,
     JetsDatasetDefinition,
     JetSplitSizes,
@@ -36,7 +37,7 @@ from l1ad.config.run import (
 
 __all__ = [
     "MODELS", "BlindSizes", "DatasetConfig", "DatasetDefinition", "DatasetSize", "EmulationConfig", "EtaAcceptance", "EvaluationConfig",
-    "FirmwareConfig", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
+    "FirmwareConfig", "JetCalibration", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
     "ModelConfig", "ModelSpec", "PruningConfig", "QuantizationConfig", "ResimulationSizes", "RunConfig", "SampleSizes",
     "TrainingConfig", "dataset_definition", "load_config", "shipped_configs", "shipped_datasets",
 ]

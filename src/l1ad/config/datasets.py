@@ -7,6 +7,7 @@ data stage generates from.
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from typing import Literal
 
@@ -26,6 +27,52 @@ class EtaAcceptance(StrictModel):
     jet: float = Field(gt=0)
 
 
+class JetCalibration(StrictModel):
+    """Level-1 jet energy calibration (approximate): a multiplicative correction of the pile-up-subtracted jet pT, as
+    CMS's Level-1 jet calibration look-up tables. Per |eta| bin (of the jet's seed tower) the factor is piecewise linear
+    in the uncalibrated jet pT between ``pt_points_gev`` and constant below the first and above the last point; jets
+    beyond the last |eta| edge use the last bin. The shipped default is fitted to particle-level jets by
+    ``scripts/fit_jet_calibration.py`` (``method`` says how)."""
+
+    abs_eta_edges: list[float] = Field(min_length=2, max_length=33, description="|eta| bin edges, from 0, increasing")
+    pt_points_gev: list[float] = Field(min_length=1, max_length=64, description="uncalibrated jet pT points (GeV), "
+                                       "increasing")
+    factors: list[list[float]] = Field(description="per |eta| bin, the correction factor at each pT point")
+    method: str = Field("", max_length=2000, description="how the factors were obtained")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JetCalibration:
+        edges, points = self.abs_eta_edges, self.pt_points_gev
+        if edges[0] != 0:
+            raise ValueError(f"abs_eta_edges must start at 0, got {edges[0]:g}")
+        if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
+            raise ValueError("abs_eta_edges must increase strictly")
+        if points[0] <= 0 or any(b <= a for a, b in zip(points[:-1], points[1:], strict=True)):
+            raise ValueError("pt_points_gev must be positive and increase strictly")
+        if len(self.factors) != len(edges) - 1:
+            raise ValueError(f"factors needs one row per |eta| bin ({len(edges) - 1}), got {len(self.factors)}")
+        for i, row in enumerate(self.factors):
+            if len(row) != len(points):
+                raise ValueError(f"factors row {i} needs one factor per pT point ({len(points)}), got {len(row)}")
+            bad = [f for f in row if not (math.isfinite(f) and f > 0)]
+            if bad:
+                raise ValueError(f"factors row {i}: correction factors must be positive and finite, got {bad[0]:g}")
+        return self
+
+
+def default_jet_calibration() -> JetCalibration:
+    """The fitted calibration shipped in ``l1ad/configs/emulation/jet_calibration.yaml`` (written by
+    ``scripts/fit_jet_calibration.py --write``)."""
+    raw = yaml.safe_load(resources.files("l1ad.configs").joinpath(*JET_CALIBRATION_FILE.split("/")).read_text())
+    try:
+        return JetCalibration.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{JET_CALIBRATION_FILE}: {describe_validation_error(exc)}") from None
+
+
+JET_CALIBRATION_FILE = "emulation/jet_calibration.yaml"
+
+
 class EmulationConfig(StrictModel):
     """Level-1 trigger-object emulation (approximate CMS Phase-1 values; see the dataset card)."""
 
@@ -43,6 +90,9 @@ class EmulationConfig(StrictModel):
     jet_seed_gev: float = Field(4.0, ge=0)
     jet_min_pt_gev: float = Field(20.0, ge=0)
     jet_max_eta: float = Field(4.0, gt=0)
+    jet_calibration: JetCalibration | None = Field(
+        default_factory=default_jet_calibration, description="applied to the pile-up-subtracted jet pT before "
+        "jet_min_pt_gev and HT; None: uncalibrated (unit response of the tower sums)")
     egamma_seed_gev: float = Field(2.0, ge=0)
     egamma_min_pt_gev: float = Field(5.0, ge=0)
     egamma_max_eta: float = Field(3.0, gt=0)
