@@ -517,6 +517,9 @@ class _Builder:
         network = self.network
         values, names = [], []
         for name in network.outputs:
+            if name not in self.values:
+                raise RTLError(f"{network.model}: output {name!r} is not a layer with values (a score belongs in "
+                               "the network's 'score')")
             flat = self._flat(name)
             values.extend(flat)
             names.extend(f"{name}[{j}]" for j in range(len(flat)))
@@ -691,8 +694,12 @@ def synthesize(project: Path, top: str, model: str, part_name: str, timeout_s: f
     except subprocess.TimeoutExpired:
         raise RTLError(f"{model}: yosys did not finish within {timeout_s:.0f} s") from None
     if run.returncode != 0:
-        tail = (run.stderr.strip() or run.stdout.strip() or "no message").splitlines()[-1]
-        raise RTLError(f"{model}: yosys failed (exit {run.returncode}: {one_line(tail)[:200]}; log in yosys.log)")
+        log_lines = []
+        if (project / "yosys.log").is_file():
+            log_lines = [line for line in (project / "yosys.log").read_text(errors="replace").splitlines() if line.strip()]
+        tail = (run.stderr.strip() or run.stdout.strip() or (log_lines[-1] if log_lines else "no message")).splitlines()[-1]
+        how = f"killed by signal {-run.returncode}" if run.returncode < 0 else f"exit {run.returncode}"
+        raise RTLError(f"{model}: yosys failed ({how}: {one_line(tail)[:200]})")
     try:
         stat = json.loads((project / "yosys_stat.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
