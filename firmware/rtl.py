@@ -736,6 +736,9 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
         raise RTLError(f"{model}: the clock period must be positive, got {clock_period_ns}")
     if latency_cutoff is None:
         latency_cutoff = float(max(1, math.floor(clock_period_ns)))
+    if not latency_cutoff > 0:
+        raise RTLError(f"{model}: the latency cutoff (adder levels per pipeline stage) must be positive, got "
+                       f"{latency_cutoff}")
     emulator = FixedPointNetwork(network)
     n_in = int(np.prod(network.input.shape))
     inputs = np.asarray(inputs, dtype=np.float64)

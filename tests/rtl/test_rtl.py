@@ -166,7 +166,7 @@ def test_unsupported_layer_is_one_line(tmp_path):
     assert "\n" not in message and "badnet" in message and "cat" in message
 
 
-@pytest.mark.parametrize("problem", ["shape", "nan", "part", "clock"])
+@pytest.mark.parametrize("problem", ["shape", "nan", "part", "clock", "cutoff"])
 def test_bad_vectors_and_options(tmp_path, problem):
     network = _small_network(RELU)
     x = events(1, 20, 6)
@@ -177,8 +177,10 @@ def test_bad_vectors_and_options(tmp_path, problem):
         x[3, 2] = np.nan
     elif problem == "part":
         options["part_name"] = "xc7a35t"
-    else:
+    elif problem == "clock":
         options["clock_period_ns"] = 0.0
+    else:
+        options["latency_cutoff"] = -1.0
     with pytest.raises(RTLError) as err:
         if problem == "nan":
             write_vectors(tmp_path / "v.npz", x, x, None)
