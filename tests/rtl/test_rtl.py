@@ -55,9 +55,11 @@ def _small_network(relu: FixedType, model: str = "small") -> FixedNetwork:
     rng = np.random.default_rng(5)
     wt = FixedType(width=6, integer=1)
     acc = FixedType(width=30, integer=16)
+    w = rng.integers(-32, 32, (6, 4))
+    w[0] = 0  # a pruned input: no output reads it
     layers = [
         InputLayer(name="inputs", shape=[6], type=INPUT),
-        DenseLayer(name="dense", input="inputs", weight=rng.integers(-32, 32, (6, 4)).tolist(), weight_type=wt,
+        DenseLayer(name="dense", input="inputs", weight=w.tolist(), weight_type=wt,
                    bias=rng.integers(-32, 32, 4).tolist(), bias_type=wt, accum_type=acc, type=acc),
         ReluLayer(name="relu", input="dense", type=relu),
         SumSquaresScore(name="score", input="relu", type=FixedType(width=40, integer=20)),
