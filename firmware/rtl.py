@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ad.config.parts import DEFAULT_PART
 from l1ad.errors import L1adError, first_line, one_line
 from l1ad.firmware.emulator import EmulationError, FixedPointNetwork
 from l1ad.firmware.fixed import FixedType, cast
@@ -74,7 +75,6 @@ from l1ad.firmware.network import (
 )
 from l1ad.firmware.rtl_report import (
     DEFAULT_CLOCK_PERIOD_NS,
-    DEFAULT_PART,
     RTL_REPORT,
     VECTORS_FILE,
     Agreement,

@@ -2,7 +2,7 @@
 
 The RTL path (:mod:`l1ad.firmware.rtl`, run in its own environment because da4ml needs numpy >= 2) rebuilds the
 portable network file with da4ml, writes Verilog, simulates it with Verilator against the bit-exact emulator and
-synthesizes it with yosys. This module holds what both environments share: the report, the part table, the test-vector
+synthesizes it with yosys. This module holds what both environments share: the report, the part look-up, the test-vector
 file and the error type. It imports only numpy, pydantic and the config base, so the main environment (which runs
 :mod:`l1ad.firmware.rtl_runner`) and the RTL environment read and write the same files.
 
@@ -23,13 +23,13 @@ import numpy as np
 from pydantic import Field
 
 from l1ad.config.base import StrictModel
+from l1ad.config.parts import DEFAULT_CLOCK_MHZ, FpgaPart, find_part, known_parts
 from l1ad.errors import L1adError
 
 RTL_REPORT = "rtl.json"
 SCHEMA = "l1ad-rtl/1"
 VECTORS_FILE = "vectors.npz"
-DEFAULT_CLOCK_PERIOD_NS = 1000.0 / 240.0  # 240 MHz
-DEFAULT_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_CLOCK_PERIOD_NS = 1000.0 / DEFAULT_CLOCK_MHZ
 SYNTHESIS_SOURCE = "yosys synth_xilinx (family xcup)"
 ESTIMATE_SOURCE = "da4ml estimate (not a synthesis result)"
 
@@ -39,33 +39,12 @@ class RTLError(L1adError):
     model and the layer or tool)."""
 
 
-class Part(StrictModel):
-    """An FPGA part's resources (anchors.md section 7), to express counts as a fraction of the device."""
-
-    name: str
-    alias: str
-    lut: int
-    ff: int
-    dsp: int
-    bram36: int
-
-
-PARTS: dict[str, Part] = {
-    p.name: p
-    for p in (
-        Part(name="xcvu13p-flga2577-2-e", alias="VU13P", lut=1_728_000, ff=3_456_000, dsp=12_288, bram36=2_688),
-        Part(name="xcvu9p-flga2104-2L-e", alias="VU9P", lut=1_182_240, ff=2_364_480, dsp=6_840, bram36=2_160),
-    )
-}
-
-
-def part(name: str) -> Part:
+def part(name: str) -> FpgaPart:
     """The part named by its full name (``xcvu13p-flga2577-2-e``) or alias (``VU13P``, any case)."""
-    for p in PARTS.values():
-        if name.lower() in (p.name.lower(), p.alias.lower()):
-            return p
-    known = ", ".join(f"{p.alias} ({p.name})" for p in PARTS.values())
-    raise RTLError(f"unknown FPGA part {name!r}; known parts: {known}")
+    found = find_part(name)
+    if found is None:
+        raise RTLError(f"unknown FPGA part {name!r}; known parts: {known_parts()}")
+    return found
 
 
 class Resources(StrictModel):

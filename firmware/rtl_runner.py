@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ad.config.parts import DEFAULT_PART
 from l1ad.errors import L1adError, one_line
 from l1ad.firmware.emulator import FixedPointNetwork
 from l1ad.firmware.network import FixedNetwork
 from l1ad.firmware.rtl_report import (
     DEFAULT_CLOCK_PERIOD_NS,
-    DEFAULT_PART,
     VECTORS_FILE,
     RTLError,
     RTLReport,

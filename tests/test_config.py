@@ -107,3 +107,14 @@ def test_help_everywhere(run_cli):
         with pytest.raises(SystemExit) as exit_:
             run_cli(*args, "--help")
         assert exit_.value.code == 0
+
+
+def test_fpga_part_by_alias_or_name():
+    from l1ad.config import FirmwareConfig
+
+    by_alias = FirmwareConfig(part="vu9p")
+    assert by_alias.part == "xcvu9p-flga2104-2L-e"
+    assert by_alias.fpga_part.lut == 1_182_240
+    assert FirmwareConfig().fpga_part.alias == "VU13P"
+    with pytest.raises(ValueError, match="unknown FPGA part 'xcku15p'"):
+        FirmwareConfig(part="xcku15p")

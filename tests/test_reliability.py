@@ -53,7 +53,7 @@ def _one_line_error(run_cli, *args) -> str:
     ("evaluation: {bootstrap_samples: 100000000}\n", "evaluation.bootstrap_samples"),
     ("firmware: {default_precision: 'int'}\n", "firmware.default_precision"),
     ("firmware: {layer_precision: {dense: 'ap_fixed<8>'}}\n", "firmware.layer_precision.dense"),
-    ("firmware: {part: xc7a35t}\n", "unknown FPGA part 'xc7a35t'; known: xcvu13p-flga2577-2-e, xcvu9p"),
+    ("firmware: {part: xc7a35t}\n", "unknown FPGA part 'xc7a35t'; known: VU13P (xcvu13p-flga2577-2-e), VU9P"),
     ("leaderboard: {submitter: \"a\\nb\"}\n", "leaderboard.submitter"),
     ("seed: 1\nseed: 2\n", "key 'seed' is given twice"),
     ("model: {name: gmm, params: {n_components: 1e12}}\n", "n_components must"),

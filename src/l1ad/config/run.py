@@ -19,7 +19,7 @@ from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.datasets import DatasetConfig, JetsDatasetDefinition, dataset_definition
 from l1ad.config.menu import MenuConfig
 from l1ad.config.models import MODELS
-from l1ad.config.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, FPGA_PARTS, FpgaPart
+from l1ad.config.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, FpgaPart, find_part, known_parts
 from l1ad.config.reading import parse_yaml, read_text_file
 from l1ad.errors import ConfigError, describe_validation_error
 
@@ -170,7 +170,7 @@ class FirmwareConfig(StrictModel):
     backend: Literal["Vitis", "Vivado"] = "Vitis"
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
     strategy: Literal["Latency", "Resource"] = "Latency"
-    part: str = Field(DEFAULT_PART, description=f"the FPGA resources are reported against: {', '.join(FPGA_PARTS)}")
+    part: str = Field(DEFAULT_PART, description=f"the FPGA resources are reported against: {known_parts()}")
     clock_period_ns: float = Field(round(1e3 / DEFAULT_CLOCK_MHZ, 4), gt=0, le=100,
                                    description="the clock latencies are counted in (default 240 MHz)")
     default_precision: str = Field("ap_fixed<24,12>", pattern=PRECISION,
@@ -187,13 +187,14 @@ class FirmwareConfig(StrictModel):
     @field_validator("part")
     @classmethod
     def _known_part(cls, part: str) -> str:
-        if part not in FPGA_PARTS:
-            raise ValueError(f"unknown FPGA part {part!r}; known: {', '.join(FPGA_PARTS)}")
-        return part
+        found = find_part(part)
+        if found is None:
+            raise ValueError(f"unknown FPGA part {part!r}; known: {known_parts()}")
+        return found.name
 
     @property
     def fpga_part(self) -> FpgaPart:
-        return FPGA_PARTS[self.part]
+        return find_part(self.part)
 
 
 class LeaderboardConfig(StrictModel):
