@@ -50,7 +50,7 @@ class _Weights:
     w: np.ndarray  # (n_in, n_out) values
     w_int: np.ndarray  # (n_in, n_out) mantissas
     bias: np.ndarray  # (n_out,) values already cast to the accumulator
-    column_abs_sum: float  # max over outputs of sum_i |w_int[i, j]|
+    column_abs_sum: float  # max over outputs of sum_i |w[i, j]| (values)
     product_frac: int
     accum: FixedType
     exact_sum: bool  # products need no rounding and any overflow is a wrap: the whole sum can be taken at once
@@ -67,17 +67,31 @@ def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: Fix
              - layer.weight_type.frac) + np.abs(bias).max(initial=0) * 2.0**layer.accum_type.frac)
     no_overflow = worst <= min(-lo, hi)
     exact_sum = layer.accum_type.frac >= product.frac and (layer.accum_type.overflow == "WRAP" or no_overflow)
-    return _Weights(w, w_int.astype(np.int64), bias, float(np.abs(w_int).sum(axis=0).max(initial=0)), product.frac,
+    return _Weights(w, w_int.astype(np.int64), bias, float(np.abs(w).sum(axis=0).max(initial=0)), product.frac,
                     layer.accum_type, exact_sum, exact_sum and no_overflow)
+
+
+def _float_sums_exact(x: np.ndarray, weights: _Weights) -> bool:
+    """Whether float64 sums of products and bias are exact in any order for inputs ``x``: ``exact_sum`` holds and
+    every partial sum, a multiple of the accumulator's LSB, stays below 2**53 of those LSBs."""
+    if not weights.exact_sum:
+        return False
+    bound = float(np.abs(x).max(initial=0)) * weights.column_abs_sum + float(np.abs(weights.bias).max(initial=0))
+    return bound * 2.0**weights.accum.frac < 2.0**MAX_EXACT_BITS
+
+
+def _conv_method(patches: int, by_offset: int, all_offsets: int) -> str:
+    """The convolution product that moves the fewest values per event (all three are exact, in any order)."""
+    costs = {"patches": patches, "by offset": by_offset, "all offsets": all_offsets}
+    return min(costs, key=costs.get)
 
 
 def _accumulate(x: np.ndarray, weights: _Weights, x_type: FixedType) -> np.ndarray:
     """``acc`` of the dense rule for inputs ``x`` (n, n_in), before the cast to the result type."""
     acc_t = weights.accum
     if weights.exact_sum:
-        x_int_max = float(np.abs(x).max(initial=0)) * 2.0**x_type.frac
-        if x_int_max * weights.column_abs_sum < 2.0**MAX_EXACT_BITS:
-            total = x @ weights.w  # every partial sum is an integer multiple of 2**-product_frac below 2**53: exact
+        if _float_sums_exact(x, weights):
+            total = x @ weights.w
         else:
             x_int = np.ldexp(x, x_type.frac).astype(np.int64)
             # exact in int64; wrap it into the accumulator before leaving integers (the result may exceed 2**53)
@@ -153,9 +167,8 @@ class FixedPointNetwork:
             self._out(layer, shape, layer.type)
             if isinstance(layer, ReluLayer):
                 return lambda values: cast(np.maximum(values[layer.input], 0.0), layer.type)
-            if contains(layer.type, in_t):  # e.g. the input quantizer on inputs already of its type
-                return lambda values: values[layer.input]
-            return lambda values: cast(values[layer.input], layer.type)
+            convert = self._converter(layer.type, in_t)  # e.g. the input quantizer on inputs already of its type
+            return lambda values: convert(values[layer.input])
         if isinstance(layer, DenseLayer):
             shape, in_t = self._typed_input(layer, layer.input)
             w_int = np.asarray(layer.weight, dtype=np.int64).reshape(-1, len(layer.bias)) if layer.weight else None
@@ -172,17 +185,29 @@ class FixedPointNetwork:
         if isinstance(layer, AvgPool2DLayer):
             return self._compile_pool(layer)
         if isinstance(layer, UpSample2DLayer):
-            (h, w, c), _ = self._typed_input(layer, layer.input)
+            (h, w, c), in_t = self._typed_input(layer, layer.input)
             fh, fw = layer.factor
             self._out(layer, (h * fh, w * fw, c), layer.type)
-            return lambda values: cast(np.repeat(np.repeat(self._image(values, layer.input), fh, axis=1), fw, axis=2),
-                                       layer.type)
+            convert = self._converter(layer.type, in_t)
+
+            def upsample(values):
+                x = self._image(values, layer.input)[:, :, None, :, None, :]
+                return convert(np.broadcast_to(x, (len(x), h, fh, w, fw, c)).reshape(len(x), h * fh, w * fw, c))
+
+            return upsample
         if isinstance(layer, ZeroPad2DLayer):
-            (h, w, c), _ = self._typed_input(layer, layer.input)
+            (h, w, c), in_t = self._typed_input(layer, layer.input)
             top, bottom, left, right = layer.padding
             self._out(layer, (h + top + bottom, w + left + right, c), layer.type)
-            pad = ((0, 0), (top, bottom), (left, right), (0, 0))
-            return lambda values: cast(np.pad(self._image(values, layer.input), pad), layer.type)
+            convert = self._converter(layer.type, in_t)
+
+            def zero_pad(values):
+                x = self._image(values, layer.input)
+                out = np.zeros((len(x), h + top + bottom, w + left + right, c))
+                out[:, top : top + h, left : left + w] = convert(x)  # zero is a value of every type
+                return out
+
+            return zero_pad
         if isinstance(layer, ReshapeLayer):
             shape, t = self._typed_input(layer, layer.input)
             if int(np.prod(shape)) != int(np.prod(layer.shape)):
@@ -223,42 +248,90 @@ class FixedPointNetwork:
         out_h, out_w = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
         weights = _weights(layer, np.asarray(layer.weight, dtype=np.int64).reshape(kh * kw * kc, filters), in_t)
         self._out(layer, (out_h, out_w, filters), layer.type)
-        pad = ((0, 0), (top, bottom), (left, right), (0, 0))
-
         exact = weights.never_overflows and contains(layer.type, layer.accum_type)
-        # events per patch matrix: ~4 MB of patches, so they stay in cache instead of streaming through memory
-        step = max(1, (1 << 19) // (out_h * out_w * kh * kw * c))
+        kernel = weights.w.reshape(kh, kw, c, filters)
+        padded_h, padded_w = h + top + bottom, w + left + right
+        # Exact sums may be taken in any order, so the cheapest of three equivalent products is used (values moved
+        # per event): "patches" copies every output's kh x kw x c window into one matrix and multiplies it once;
+        # "by offset" multiplies each kernel offset's window of the image by that offset's weights; "all offsets"
+        # multiplies every pixel by every offset's weights in one product and adds shifted views of it. Blocks of
+        # events keep the largest intermediate at ~4 MB, in cache. Sums that are not exact in float64 go through the
+        # firmware-order accumulation of the patches.
+        method = _conv_method(out_h * out_w * (kh * kw * c + filters), kh * kw * out_h * out_w * (c + filters),
+                              padded_h * padded_w * (c + kh * kw * filters) + kh * kw * out_h * out_w * filters)
+        widest = max(out_h * out_w * kh * kw * c, padded_h * padded_w * kh * kw * filters if method == "all offsets"
+                     else out_h * out_w * (c + filters))
+        step = max(1, (1 << 19) // widest)
+        flat_kernel = kernel.transpose(2, 0, 1, 3).reshape(c, kh * kw * filters)
+
+        def window(x, r, q):
+            return x[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw]
+
+        def patches(x):
+            return np.stack([window(x, r, q) for r in range(kh) for q in range(kw)], axis=3).reshape(-1, kh * kw * c)
+
+        def exact_sums(x):
+            n = len(x)
+            if method == "patches":
+                return (patches(x) @ weights.w + weights.bias).reshape(n, out_h, out_w, filters)
+            acc = np.broadcast_to(weights.bias, (n, out_h, out_w, filters)).copy()
+            if method == "all offsets":
+                products = (x.reshape(-1, c) @ flat_kernel).reshape(n, padded_h, padded_w, kh, kw, filters)
+                for r in range(kh):
+                    for q in range(kw):
+                        acc += window(products, r, q)[..., r, q, :]
+                return acc
+            flat = acc.reshape(-1, filters)
+            for r in range(kh):
+                for q in range(kw):
+                    pixels = window(x, r, q).reshape(-1, c)  # one 2-D product (a 4-D matmul is many tiny ones)
+                    flat += pixels * kernel[r, q, 0] if c == 1 else pixels @ kernel[r, q]
+            return acc
+
+        def block(x):
+            if _float_sums_exact(x, weights):
+                acc = exact_sums(x)
+                if not weights.never_overflows:
+                    acc = cast(acc, layer.accum_type)
+            else:
+                acc = _accumulate(patches(x), weights, in_t).reshape(len(x), out_h, out_w, filters)
+            return acc if exact else cast(acc, layer.type)
 
         def run(values):
-            x = np.pad(self._image(values, layer.input), pad)
-            out = np.empty((len(x), out_h, out_w, filters))
-            for start in range(0, len(x), step):
-                part = x[start : start + step]
-                patches = np.stack([part[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw, :]
-                                    for r in range(kh) for q in range(kw)], axis=3)  # (n, oh, ow, kh*kw, c)
-                acc = _accumulate(patches.reshape(-1, kh * kw * c), weights, in_t)
-                out[start : start + step] = (acc if exact else cast(acc, layer.type)).reshape(
-                    len(part), out_h, out_w, filters)
+            image = self._image(values, layer.input)
+            out = np.empty((len(image), out_h, out_w, filters))
+            x = np.zeros((min(step, len(image)), padded_h, padded_w, c))
+            for first in range(0, len(image), step):
+                part = image[first : first + step]
+                x[: len(part), top : top + h, left : left + w] = part  # the padding stays zero
+                out[first : first + len(part)] = block(x[: len(part)])
             return out
 
         return run
 
     def _compile_pool(self, layer: AvgPool2DLayer) -> Callable:
-        (h, w, c), _ = self._typed_input(layer, layer.input)
+        (h, w, c), in_t = self._typed_input(layer, layer.input)
         ph, pw = layer.pool
         sh, sw = layer.stride
         out_h, out_w = (h - ph) // sh + 1, (w - pw) // sw + 1
         self._out(layer, (out_h, out_w, c), layer.type)
         acc_t, n = layer.accum_type, ph * pw
+        # When the accumulator holds the sum of n inputs exactly, no partial sum or mean needs a cast to it.
+        lo, hi = in_t.mantissa_range
+        acc_lo, acc_hi = acc_t.mantissa_range
+        shift = acc_t.frac - in_t.frac
+        sums_fit = shift >= 0 and acc_lo <= n * lo * 2**shift and n * hi * 2**shift <= acc_hi
+        to_accumulator = (lambda x: x) if sums_fit else (lambda x: cast(x, acc_t))
+        to_output = self._converter(layer.type, acc_t)
 
         def run(values):
             x = self._image(values, layer.input)
             acc = np.zeros((len(x), out_h, out_w, c))
             for r in range(ph):
                 for q in range(pw):
-                    acc = cast(acc + x[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw, :], acc_t)
+                    acc = to_accumulator(acc + x[:, r : r + sh * out_h : sh, q : q + sw * out_w : sw, :])
             mean = np.ldexp(np.trunc(np.ldexp(acc, acc_t.frac) / n), -acc_t.frac)  # ap_fixed / int: towards zero
-            return cast(cast(mean, acc_t), layer.type)
+            return to_output(to_accumulator(mean))
 
         return run
 
@@ -278,6 +351,13 @@ class FixedPointNetwork:
             return total / np.maximum(present.sum(axis=1), 1)
 
         return run
+
+    @staticmethod
+    def _converter(t: FixedType | None, source: FixedType | None) -> Callable[[np.ndarray], np.ndarray]:
+        """The cast to ``t`` of values of type ``source``, or nothing where every such value is already of ``t``."""
+        if t is None or (source is not None and contains(t, source)):
+            return lambda x: x
+        return lambda x: cast(x, t)
 
     def _image(self, values, name: str) -> np.ndarray:
         return values[name].reshape(-1, *self._shapes[name])

@@ -1,6 +1,6 @@
 """Emulator throughput and memory, side by side with hls4ml's compiled C++ model and a float64 numpy forward pass.
 
-    python scripts/bench_emulator.py [RUN_DIR] [--events 200000] [--stream-events 10000000]
+    python scripts/bench_emulator.py [RUN_DIR [--model NAME]] [--events 200000] [--stream-events 10000000]
 
 With RUN_DIR (an output directory of 'l1ad run'), the run's model and its recorded network inputs are used; without
 it, the default QKeras dense AE is trained for one epoch on random objects (the cost does not depend on the weights)
@@ -60,7 +60,7 @@ def _rate(function, x, repeat: int = 3) -> float:
     return len(x) / best
 
 
-def _model_and_inputs(run_dir: Path | None, n: int, seed: int, workdir: Path):
+def _model_and_inputs(run_dir: Path | None, model: str | None, n: int, seed: int, workdir: Path):
     from l1ad.config import FirmwareConfig, ModelConfig, QuantizationConfig
     from l1ad.firmware.hls import build_hls_model
     from l1ad.models.neural import AutoencoderDetector
@@ -69,9 +69,11 @@ def _model_and_inputs(run_dir: Path | None, n: int, seed: int, workdir: Path):
     if run_dir is not None:
         from l1ad.benchmark.evaluation.report import read_evaluation
         from l1ad.models.registry import load_detector
-        detector = load_detector(next(p for p in sorted((run_dir / "models").iterdir()) if (p / "model.json").is_file()))
-        evaluation = read_evaluation(next(p for p in sorted((run_dir / "evaluation").iterdir())
-                                          if (p / "network_inputs.h5").is_file()))
+        if model is None:  # the run's first model with recorded network inputs
+            model = next(p.name for p in sorted((run_dir / "evaluation").iterdir())
+                         if (p / "network_inputs.h5").is_file() and (run_dir / "models" / p.name / "model.json").is_file())
+        detector = load_detector(run_dir / "models" / model)
+        evaluation = read_evaluation(run_dir / "evaluation" / model)
         pool = np.concatenate(list(evaluation.network_inputs.values()))
         inputs = pool[rng.integers(len(pool), size=n)].astype(np.float64)
         what = f"{detector.model_config.run_label} from {run_dir}, {n} events drawn from its {len(pool)} test inputs"
@@ -94,6 +96,7 @@ def _model_and_inputs(run_dir: Path | None, n: int, seed: int, workdir: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, nargs="?")
+    parser.add_argument("--model", help="a model of RUN_DIR (default: its first one with recorded network inputs)")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--stream-events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -105,7 +108,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        detector, hls_model, x, what = _model_and_inputs(args.run_dir, args.events, args.seed, workdir)
+        detector, hls_model, x, what = _model_and_inputs(args.run_dir, args.model, args.events, args.seed, workdir)
         network = firmware_network(hls_model, detector, model=detector.model_config.run_label)
         net = FixedPointNetwork(network)
         print(f"model: {what}")

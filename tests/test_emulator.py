@@ -226,3 +226,43 @@ def test_firmware_report_of_an_older_schema_is_refused(tiny_run, tmp_path):
     with pytest.raises(StageOutputError, match=r"firmware report of schema 'l1ad-firmware/1', this version of l1ad "
                                                r"reads l1ad-firmware/2; re-run 'l1ad firmware'"):
         read_firmware_report(tmp_path)
+
+
+# -- the three exact convolution products agree with a plain loop over output positions ----------------------------
+@pytest.mark.parametrize(("image", "kernel", "stride", "padding"), [
+    ((19, 3, 1), (3, 3, 1, 16), (1, 1), (1, 1, 1, 1)),  # the CNNs' first layer: one channel, many filters
+    ((6, 3, 16), (3, 1, 16, 32), (1, 1), (1, 1, 0, 0)),
+    ((19, 3, 16), (3, 3, 16, 1), (1, 1), (1, 1, 1, 1)),  # the decoders' last layer: many channels, one filter
+    ((7, 5, 3), (2, 3, 3, 4), (2, 1), (0, 1, 2, 0)),
+])
+def test_convolution_products_are_exact(image, kernel, stride, padding, monkeypatch):
+    from l1ad.firmware import emulator
+    from l1ad.firmware.network import Conv2DLayer, FixedNetwork, InputLayer
+
+    rng = np.random.default_rng(sum(image) + sum(kernel))
+    in_t, w_t = FixedType(width=12, integer=5, rounding="RND_CONV", overflow="SAT"), FixedType(width=7, integer=1)
+    acc_t, out_t = FixedType(width=40, integer=20), FixedType(width=14, integer=6, rounding="RND", overflow="SAT")
+    w_int = rng.integers(-64, 64, kernel)
+    b_int = rng.integers(-64, 64, kernel[3])
+    net = FixedNetwork(model="conv", source="test", outputs=["conv"], layers=[
+        InputLayer(name="inputs", shape=list(image), type=in_t),
+        Conv2DLayer(name="conv", input="inputs", kernel_shape=kernel, weight=w_int.ravel().tolist(), weight_type=w_t,
+                    bias=b_int.tolist(), bias_type=w_t, accum_type=acc_t, stride=stride, padding=padding, type=out_t)])
+    x = cast(rng.normal(0, 8, (300, *image)), in_t)
+
+    # reference: integer sums over each output's window, then the cast to the output type
+    top, bottom, left, right = padding
+    xi = np.pad(np.ldexp(x, in_t.frac).astype(np.int64), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    kh, kw, _, filters = kernel
+    out_h, out_w = (xi.shape[1] - kh) // stride[0] + 1, (xi.shape[2] - kw) // stride[1] + 1
+    total = np.zeros((len(x), out_h, out_w, filters), dtype=np.int64)
+    for i in range(out_h):
+        for j in range(out_w):
+            window = xi[:, i * stride[0] : i * stride[0] + kh, j * stride[1] : j * stride[1] + kw]
+            total[:, i, j] = np.einsum("nabc,abcf->nf", window, w_int)
+    expected = cast(np.ldexp(total.astype(np.float64), -(in_t.frac + w_t.frac)) + np.ldexp(b_int, -w_t.frac), out_t)
+
+    for method in ("patches", "by offset", "all offsets"):
+        monkeypatch.setattr(emulator, "_conv_method", lambda *costs, method=method: method)
+        np.testing.assert_array_equal(FixedPointNetwork(net).predict(x.reshape(len(x), -1)),
+                                      expected.reshape(len(x), -1), err_msg=method)

@@ -93,6 +93,10 @@ def _default_bench() -> list[ModelConfig]:
         ModelConfig(name="dense_ae", label="dense_ae_linear", params={"angles": "linear"}),
         ModelConfig(name="dense_vae"),
         ModelConfig(name="dense_vae", label="dense_vae_float", quantization=None),
+        # AXOL1TL v3's size and types (anchors.md): 57 -> 32 -> 16 -> 8, weights ap_fixed<6,3>, inputs ap_fixed<14,6>
+        ModelConfig(name="dense_vae", label="axol1tl_v3", latent_dim=8,
+                    quantization=QuantizationConfig(weight_bits=6, weight_integer_bits=2, input_bits=14,
+                                                    input_integer_bits=5)),
         ModelConfig(name="cnn_ae"),
         ModelConfig(name="cnn_vae"),
         ModelConfig(name="cicada_teacher", latent_dim=80, quantization=None),
