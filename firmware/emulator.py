@@ -130,6 +130,7 @@ class FixedPointNetwork:
         self._steps: list[tuple[str, Callable]] = []
         for layer in network.layers:
             self._steps.append((layer.name, self._compile(layer)))
+        self._last_reader = {name: index for index, layer in enumerate(network.layers) for name in _reads(layer)}
 
     # -- construction ---------------------------------------------------------------------------------------------
     @classmethod
@@ -385,17 +386,23 @@ class FixedPointNetwork:
         wanted = [*self.network.outputs, *([self.network.score] if self.network.score else []), *keep]
         parts: dict[str, list[np.ndarray]] = {name: [] for name in wanted}
         for start in range(0, len(X), CHUNK):
-            values = self._forward(X[start : start + CHUNK].reshape(-1, *self.network.input.shape))
+            chunk = X[start : start + CHUNK]
+            values = self._forward(chunk.reshape(-1, *self.network.input.shape), set(wanted))
             for name in wanted:
-                parts[name].append(values[name].reshape(len(values[self.network.input.name]), -1))
+                parts[name].append(values[name].reshape(len(chunk), -1))
         return {name: (np.concatenate(p) if p else np.empty((0, 1))) for name, p in parts.items()}
 
-    def _forward(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def _forward(self, x: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
+        """Every layer in order; a layer's values are dropped after its last reader unless wanted (the memory of a
+        chunk is then a few layers', not the whole network's)."""
         values: dict[str, np.ndarray] = {}
         (first, step), *rest = self._steps
         values[first] = step(values, x)
-        for name, step in rest:
+        for index, (name, step) in enumerate(rest, start=1):
             values[name] = step(values)
+            for read in _reads(self.network.layers[index]):
+                if self._last_reader[read] == index and read not in wanted:
+                    del values[read]
         return values
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -408,6 +415,12 @@ class FixedPointNetwork:
         if self.network.score is None:
             raise EmulationError(f"{self.network.model}: the network file defines no firmware score")
         return self.run(X)[self.network.score][:, 0]
+
+
+def _reads(layer) -> list[str]:
+    """The layers a layer reads."""
+    return [name for field in ("input", "reconstruction") if isinstance(name := getattr(layer, field, None), str)] + \
+        list(getattr(layer, "inputs", []))
 
 
 def _ints(values: np.ndarray, t: FixedType, frac: int | None = None) -> np.ndarray:
