@@ -18,6 +18,7 @@ import numpy as np
 
 from l1ad.benchmark.datasets.build import ShardJob, _pool_shard, _sample_shard, pileup_cross_sections
 from l1ad.benchmark.datasets.parallel import Execution, executor
+from l1ad.benchmark.generation.particle_level import ParticleLevelDefinition
 from l1ad.benchmark.generation.pileup import PileupPool, overlay_pileup
 from l1ad.benchmark.generation.pythia import generate, pythia_seed
 from l1ad.benchmark.trigger.emulation import emulate
@@ -45,7 +46,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; pile-up mu = {cfg.pileup_mu}; chunk {cfg.chunk_size}, shard {cfg.shard_size}")
 
     t = time.perf_counter()
-    pool = PileupPool(_pool_shard(ShardJob("pool", None, 0, args.pool, 1, cfg)).table)
+    pool = PileupPool(_pool_shard(ShardJob("pool", None, 0, args.pool, 1, cfg)).table,
+                      ParticleLevelDefinition.of(cfg.emulation))
     pool_rate = args.pool / (time.perf_counter() - t)
     pools = {"test": pool, "signal": pool}  # zero bias draws from the test pool, ttbar from the signal pool
     hard_fraction = pileup_cross_sections(cfg, 1)["hard_fraction"]  # fresh hard pile-up above the stitching scale

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from l1ad.benchmark.generation.genjets import GenJets, genjet_summary, genjets
+from l1ad.benchmark.generation.genjets import GenJets, genjets
+from l1ad.benchmark.generation.particle_level import ParticleLevelDefinition, particle_level_summary
 from l1ad.benchmark.generation.particles import KIND_HAD, ParticleTable
 from l1ad.benchmark.generation.pileup import Crossings
 from l1ad.benchmark.geometry import tower_index
@@ -104,9 +105,10 @@ def test_genjets_one_by_one_agree_with_the_summary():
     assert list(jets.interaction) == [0, 0, 1]
     assert jets.pt == pytest.approx([50.0, 40.0, 35.0], rel=1e-3)
     assert jets.eta[1] == pytest.approx(1.5, abs=1e-3) and jets.phi[2] == pytest.approx(-1.0, abs=1e-3)
-    summary = genjet_summary(table, max_eta=4.0)
-    assert summary.leading_pt == pytest.approx([50.0, 35.0, 0.0], rel=1e-3)
-    assert list(summary.n_jets) == [2, 1, 0]
+    summary = particle_level_summary(table, ParticleLevelDefinition(jet_max_eta=4.0))
+    assert summary.jet_leading_pt == pytest.approx([50.0, 35.0, 0.0], rel=1e-3)
+    assert list(summary.jet_count) == [2, 1, 0]
+    assert list(summary.jet_count_smeared) == [2, 1, 0]  # no resolution stated: the plain count
     assert len(genjets(table, min_pt=45.0)) == 1 and len(genjets(table, max_eta=1.0)) == 1
 
 

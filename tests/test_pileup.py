@@ -110,7 +110,9 @@ def test_truth_round_trips_and_bad_truth_is_refused(tmp_path):
     n = 5
     truth = CrossingTruth(np.arange(n, dtype=np.int16), np.linspace(1, 50, n, dtype=np.float32),
                           np.array([0, 1, 2, 3, 1], dtype=np.int8), np.arange(n, dtype=np.int64),
-                          np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32))
+                          np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32),
+                          np.full(n, 0.5, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32),
+                          np.linspace(-20, 20, n, dtype=np.float32), np.linspace(5, -5, n, dtype=np.float32))
     sample = Sample("s", np.zeros((n, 19, 4), np.float32), truth=truth)
     write_sample(tmp_path / "s.h5", sample)
     back = load_sample(tmp_path / "s.h5").truth
@@ -118,7 +120,11 @@ def test_truth_round_trips_and_bad_truth_is_refused(tmp_path):
     bad = CrossingTruth(*truth.columns()[:1], np.full(n, np.nan, np.float32), *truth.columns()[2:])
     write_sample(tmp_path / "bad.h5", Sample("bad", np.zeros((n, 19, 4), np.float32), truth=bad))
     with pytest.raises(DataFileError, match="truth has negative, NaN or Inf"):
-        load_sample(tmp_path / "bad.h5")
+        load_sample(tmp_path / "bad.h5")  # MET components may be negative, a pT may not
+    negative = CrossingTruth(*truth.columns()[:8], np.full(n, -1.0, np.float32), *truth.columns()[9:])
+    write_sample(tmp_path / "negative.h5", Sample("negative", np.zeros((n, 19, 4), np.float32), truth=negative))
+    with pytest.raises(DataFileError, match="truth has negative"):
+        load_sample(tmp_path / "negative.h5")
 
 
 def test_tail_counts_distinct_interactions():
@@ -127,8 +133,9 @@ def test_tail_counts_distinct_interactions():
     particles[:, 9, 0] = np.arange(n, dtype=np.float32) / 100  # leading jet pT rises with the index
     ids = np.arange(n, dtype=np.int64)
     ids[-11:] = 7  # ... and the 11 hardest crossings all share one interaction
-    truth = CrossingTruth(np.zeros(n, np.int16), np.zeros(n, np.float32), np.ones(n, np.int8), ids,
-                          np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32))
+    zero = np.zeros(n, np.float32)
+    truth = CrossingTruth(np.zeros(n, np.int16), zero, np.ones(n, np.int8), ids, zero, np.zeros(n, np.int16),
+                          *[zero] * 6)
     jet = next(t for t in tails(Sample("zb", particles, truth=truth)) if t.quantity == "leading jet pT")
     assert jet.n_above == 10 and jet.n_distinct == 1
     assert jet.threshold_gev == pytest.approx((n - 11) / 100)

@@ -26,6 +26,7 @@ from l1ad.benchmark.datasets.dataset import BACKGROUND_SPLITS, Dataset, load_dat
 from l1ad.benchmark.datasets.manifest import MANIFEST, DatasetManifest
 from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.benchmark.datasets.samples import Sample, write_sample
+from l1ad.benchmark.generation.particle_level import ParticleLevelDefinition
 from l1ad.benchmark.generation.particles import ParticleTable, concatenate
 from l1ad.benchmark.generation.pileup import (
     SOURCE_OWN,
@@ -299,7 +300,7 @@ def build_dataset(
         done = lambda job: bar.update(job.n_events)  # noqa: E731
         bar.set_postfix_str("pile-up pools")
         pool_shards = ex.run(_pool_shard, pool_jobs, on_done=done)
-        pools = {name: PileupPool(table, cfg.emulation.jet_max_eta)
+        pools = {name: PileupPool(table, ParticleLevelDefinition.of(cfg.emulation))
                  for name, table in split_pools(concatenate([r.table for r in pool_shards]), pool_sizes).items()}
         bar.set_postfix_str("samples" + (" (until the trigger is passed)" if cfg.trigger else ""))
         results = ex.run(_sample_shard, sample_jobs, shared=pools, on_done=done)

@@ -16,6 +16,7 @@ import numpy as np
 from l1ad.benchmark.datasets.build import detector_settings, pileup_cross_sections
 from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.benchmark.generation.genjets import genjets
+from l1ad.benchmark.generation.particle_level import ParticleLevelDefinition
 from l1ad.benchmark.generation.pileup import HardPileup, PileupPool, overlay_pileup
 from l1ad.benchmark.generation.pythia import EventStream, pythia_seed
 from l1ad.benchmark.trigger.calibration import ISOLATION_MIN_PT_GEV, MatchedJets, match_jets
@@ -47,7 +48,7 @@ def calibration_pool(dataset: DatasetConfig, size: int, seed: int) -> PileupPool
     stream = EventStream("minbias", pythia_seed(seed, STREAM, "pool"), dataset.sqrt_s_tev, detector_settings(dataset))
     stitch = dataset.pileup_stitch_pthat_gev
     table = stream.next(size) if stitch is None else stream.next_below(size, stitch)[0]
-    return PileupPool(table, dataset.emulation.jet_max_eta)
+    return PileupPool(table, ParticleLevelDefinition.of(dataset.emulation))
 
 
 def _run(job: CalibrationJob, pool: PileupPool) -> dict[str, MatchedJets]:

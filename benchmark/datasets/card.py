@@ -139,6 +139,27 @@ def _calibration_lines(calibration: dict | None) -> list[str]:
         "|---" * (len(bins) + 1) + "|",
         *rows,
         "",
+        *_resolution_lines(calibration.get("resolution")),
+    ]
+
+
+def _resolution_lines(resolution: dict | None) -> list[str]:
+    """The calibrated jets' stated resolution: median response and half its 68 % interval per |eta| bin and
+    particle-level pT."""
+    if not resolution:
+        return ["Stated jet resolution: none (the particle-level jet count is not folded with a resolution).", ""]
+    rows = [f"| {b['abs_eta_lo']:g}-{b['abs_eta_hi']:g} | " + ", ".join(
+        f"{pt:.0f}: {r:.2f} ± {w:.2f}" for pt, r, w in zip(b["gen_pt_gev"], b["response"], b["width"], strict=True))
+        + " |" for b in resolution["bins"]]
+    return [
+        "Stated resolution of the calibrated jets (approximate; a Gaussian in L1 / particle-level pT, used only to fold "
+        "the particle-level jet count, never in the emulation): particle-level pT [GeV]: median response ± half its "
+        f"68 % interval. How it was measured: {markdown_cell(resolution.get('method') or 'not stated')}.",
+        "",
+        "| \\|eta\\| | pT: response ± width |",
+        "|---|---|",
+        *rows,
+        "",
     ]
 
 
@@ -203,6 +224,7 @@ def _fidelity_lines(dataset: Dataset, plots: Path) -> list[str]:
     if background.truth is None:
         return []
     menu = MenuConfig()
+    calibration = dataset.manifest.config["emulation"].get("jet_calibration")
     plot_rates_vs_pileup(background, menu, plots / "rates_vs_pileup.png")
     tail_rows = [f"| {markdown_cell(t.quantity)} | {t.threshold_gev:.1f} | {t.n_above} | {t.n_distinct} |"
                  for t in tails(background)]
@@ -222,7 +244,8 @@ def _fidelity_lines(dataset: Dataset, plots: Path) -> list[str]:
         "|---|---|---|---|",
         *tail_rows,
         "",
-        *comparison_lines(background, calibrated=bool(dataset.manifest.config["emulation"].get("jet_calibration"))),
+        *comparison_lines(background, calibrated=calibration is not None,
+                          resolution_stated=bool(calibration and calibration.get("resolution"))),
         "",
         f"![rates versus pile-up]({PLOTS}/rates_vs_pileup.png)",
         "",

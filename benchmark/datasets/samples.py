@@ -22,8 +22,10 @@ from l1ad.files import replacing
 
 # Per-crossing truth, in the order of CrossingTruth's fields, and the dtype kinds accepted for each.
 TRUTH_KEYS = ("Truth_NPileup", "Truth_HardestPtHat", "Truth_HardestSource", "Truth_HardestId", "Truth_GenJetLeadingPt",
-              "Truth_GenJetCount", "Truth_GenJetHT")
-TRUTH_KINDS = ("ui", "f", "ui", "i", "f", "ui", "f")
+              "Truth_GenJetCount", "Truth_GenJetHT", "Truth_GenJetCountSmeared", "Truth_GenMuonLeadingPt",
+              "Truth_GenEGammaLeadingPt", "Truth_GenMETx", "Truth_GenMETy")
+TRUTH_KINDS = ("ui", "f", "ui", "i", "f", "ui", "f", "f", "f", "f", "f", "f")
+_TRUTH_SIGNED = ("Truth_HardestId", "Truth_GenMETx", "Truth_GenMETy")  # may be negative (-1: no interaction)
 
 
 @dataclass
@@ -114,9 +116,8 @@ def load_sample(path: str | Path) -> Sample:
         if any(c is None for c in truth_columns):
             missing = [k for k, c in zip(TRUTH_KEYS, truth_columns, strict=True) if c is None]
             raise DataFileError(f"{path}: truth datasets incomplete, missing {', '.join(missing)}")
-        ids_may_be_negative = "Truth_HardestId"  # -1: a crossing without interactions
-        if any(not np.isfinite(c).all() or (c < 0).any()
-               for key, c in zip(TRUTH_KEYS, truth_columns, strict=True) if key != ids_may_be_negative):
+        if any(not np.isfinite(c).all() or (key not in _TRUTH_SIGNED and (c < 0).any())
+               for key, c in zip(TRUTH_KEYS, truth_columns, strict=True)):
             raise DataFileError(f"{path}: truth has negative, NaN or Inf values")
         truth = CrossingTruth(*truth_columns)
     name = str(metadata.pop("sample", path.stem))

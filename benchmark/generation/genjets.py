@@ -2,7 +2,7 @@
 
 As CMS's generator jets, they are anti-kT 0.4 jets of one interaction's visible final-state particles (neutrinos and
 BSM invisibles excluded, muons included) with no pile-up mixed in; a crossing's particle-level jets are the union of
-its interactions' jets. The samples keep only per-interaction summaries (:func:`genjet_summary`): the leading jet, the
+its interactions' jets. The samples keep only per-interaction summaries (:mod:`.particle_level`): the leading jet, the
 number of jets above ``MIN_PT_GEV`` and their HT within ``HT_MAX_ETA`` (the reference menu's HTT360er definition).
 The jet energy calibration is fitted to the jets themselves (:func:`genjets`: per-jet pT, eta, phi).
 """
@@ -22,26 +22,6 @@ HT_MAX_ETA = 2.5
 
 
 @dataclass(frozen=True)
-class GenJetSummary:
-    """Per interaction: leading generator jet pT (within ``max_eta``), number of jets above MIN_PT_GEV there, and HT of
-    jets above MIN_PT_GEV with |eta| < HT_MAX_ETA; all GeV and float32 (counts int16)."""
-
-    leading_pt: np.ndarray
-    n_jets: np.ndarray
-    ht: np.ndarray
-
-    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.leading_pt, self.n_jets, self.ht
-
-    def take(self, index: np.ndarray) -> GenJetSummary:
-        return GenJetSummary(*(column[index] for column in self.columns()))
-
-    @staticmethod
-    def empty(n: int) -> GenJetSummary:
-        return GenJetSummary(np.zeros(n, np.float32), np.zeros(n, np.int16), np.zeros(n, np.float32))
-
-
-@dataclass(frozen=True)
 class GenJets:
     """Particle-level jets one by one, flat: the index of the interaction each belongs to (ascending), pT [GeV], eta
     and phi; pT-ordered within an interaction."""
@@ -55,7 +35,7 @@ class GenJets:
         return len(self.pt)
 
 
-def _cluster(table: ParticleTable, min_pt: float):
+def cluster(table: ParticleTable, min_pt: float):
     """Anti-kT ``JET_R`` jets above ``min_pt`` of every interaction of ``table`` on its own: (pT, eta, phi) as awkward
     arrays of one list per interaction, or None when there is nothing to cluster."""
     if table.n_interactions == 0 or len(table.pt) == 0:
@@ -76,7 +56,7 @@ def _cluster(table: ParticleTable, min_pt: float):
 def genjets(table: ParticleTable, min_pt: float = MIN_PT_GEV / 2, max_eta: float = np.inf) -> GenJets:
     """Every particle-level jet of every interaction of ``table`` with pT > ``min_pt`` and |eta| <= ``max_eta``, one
     row per jet (what Level-1 jets are matched to, e.g. to fit the jet energy calibration)."""
-    clustered = _cluster(table, min_pt)
+    clustered = cluster(table, min_pt)
     if clustered is None:
         f32 = np.zeros(0, np.float32)
         return GenJets(np.zeros(0, np.int64), f32, f32, f32)
@@ -87,21 +67,6 @@ def genjets(table: ParticleTable, min_pt: float = MIN_PT_GEV / 2, max_eta: float
     interaction = np.repeat(np.arange(table.n_interactions), ak.to_numpy(ak.sum(keep, axis=1)))
     return GenJets(interaction.astype(np.int64), pt.astype(np.float32), eta.astype(np.float32),
                    phi.astype(np.float32))
-
-
-def genjet_summary(table: ParticleTable, max_eta: float) -> GenJetSummary:
-    """Cluster every interaction of ``table`` on its own and summarise its jets (jets with |eta| > ``max_eta`` are
-    ignored, as the Level-1 jets they are compared with)."""
-    n = table.n_interactions
-    clustered = _cluster(table, MIN_PT_GEV / 2)
-    if clustered is None:
-        return GenJetSummary.empty(n)
-    jet_pt, jet_eta, _ = clustered
-    inside = np.abs(jet_eta) <= max_eta
-    leading = ak.to_numpy(ak.fill_none(ak.max(jet_pt[inside], axis=1), 0.0))
-    n_jets = ak.to_numpy(ak.sum(inside & (jet_pt > MIN_PT_GEV), axis=1))
-    ht = ak.to_numpy(ak.sum(jet_pt[(np.abs(jet_eta) < HT_MAX_ETA) & (jet_pt > MIN_PT_GEV)], axis=1))
-    return GenJetSummary(leading.astype(np.float32), n_jets.astype(np.int16), ht.astype(np.float32))
 
 
 _BANNER_SHOWN = False

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from l1ad.benchmark.generation.genjets import genjet_summary
+from l1ad.benchmark.generation.particle_level import ParticleLevelDefinition, particle_level_summary
 from l1ad.benchmark.generation.particles import KIND_HAD, KIND_MUON, ParticleTable, gather_ranges
 from l1ad.benchmark.geometry import N_ETA, N_PHI
 from l1ad.benchmark.kinematics import wrap_phi
@@ -47,12 +47,13 @@ def _cell(ieta: np.ndarray, iphi: np.ndarray, kind: np.ndarray) -> np.ndarray:
 
 class PileupPool:
     """Soft minimum-bias interactions (below the stitching scale) prepared once for overlay: calorimeter deposits and
-    muons apart, grouped per interaction, with each interaction's pT-hat."""
+    muons apart, grouped per interaction, with each interaction's pT-hat and particle-level summary (acceptances of
+    ``particle_level``; default: the default emulation's, no jet resolution)."""
 
-    def __init__(self, table: ParticleTable, genjet_max_eta: float = 4.0):
+    def __init__(self, table: ParticleTable, particle_level: ParticleLevelDefinition | None = None):
         interaction = np.repeat(np.arange(table.n_interactions), table.counts())
-        self.genjets = genjet_summary(table, genjet_max_eta)
-        self.genjet_max_eta = genjet_max_eta
+        self.particle_level = particle_level or ParticleLevelDefinition()
+        self.summary = particle_level_summary(table, self.particle_level)
         calo, mu = table.kind != KIND_MUON, table.kind == KIND_MUON
         self.n_interactions = table.n_interactions
         self.scale = table.scale
@@ -83,7 +84,7 @@ def interaction_id(source: int, index: np.ndarray) -> np.ndarray:
 class CrossingTruth:
     """Per crossing: how many pile-up interactions it holds, which interaction is the hardest (the sample's own hard
     process if it has one, else the pile-up interaction of largest pT-hat; pT-hat is 0 for 2 -> 1 processes), and its
-    particle-level jets (the union of its interactions' generator jets, :mod:`.genjets`)."""
+    particle level (the union of its interactions', :mod:`.particle_level`)."""
 
     n_pileup: np.ndarray  # int16
     hardest_scale: np.ndarray  # float32, GeV
@@ -92,6 +93,11 @@ class CrossingTruth:
     genjet_leading_pt: np.ndarray  # float32, GeV
     genjet_count: np.ndarray  # int16, jets above genjets.MIN_PT_GEV
     genjet_ht: np.ndarray  # float32, GeV
+    genjet_count_smeared: np.ndarray  # float32, jets Level-1 would count above genjets.MIN_PT_GEV (stated resolution)
+    genmuon_leading_pt: np.ndarray  # float32, GeV, |eta| < particle_level.MUON_MAX_ETA
+    genegamma_leading_pt: np.ndarray  # float32, GeV, photons and electrons, |eta| < particle_level.EGAMMA_MAX_ETA
+    genmet_x: np.ndarray  # float32, GeV: minus the calorimeter particles' pT sum within the MET acceptance
+    genmet_y: np.ndarray  # float32, GeV
 
     def columns(self) -> tuple[np.ndarray, ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
@@ -157,7 +163,8 @@ def overlay_pileup(
     muons = [(event_of_draw[draw], pool.muon_pt[index], np.where(mirrored[draw], -1, 1) * pool.muon_eta[index],
               wrap_phi(phi).astype(np.float32))]
     candidates = [(event_of_draw, pool.scale[draws], np.full(len(draws), SOURCE_SOFT_POOL),
-                   interaction_id(SOURCE_SOFT_POOL, draws), pool.genjets.take(draws))]
+                   interaction_id(SOURCE_SOFT_POOL, draws),
+                   pool.summary.take(draws).rotated(phi_steps * (2 * np.pi / N_PHI)))]
 
     extra = []
     if n_fresh.sum():
@@ -173,7 +180,7 @@ def overlay_pileup(
         deposits.append((event_of[own.deposit_event], own.deposit_cell, own.deposit_pt))
         muons.append((event_of[own.muon_event], own.muon_pt, own.muon_eta, own.muon_phi))
         candidates.append((event_of, table.scale, np.full(table.n_interactions, source), ids,
-                           genjet_summary(table, pool.genjet_max_eta)))
+                           particle_level_summary(table, pool.particle_level)))
     dep = [np.concatenate(c) for c in zip(*deposits, strict=True)]
     mus = [np.concatenate(c) for c in zip(*muons, strict=True)]
     order = np.argsort(mus[0], kind="stable")
@@ -182,7 +189,8 @@ def overlay_pileup(
 
 def _truth(n_events: int, n_pileup: np.ndarray, candidates: list[tuple]) -> CrossingTruth:
     event, scale, source, ids = (np.concatenate(c) for c in zip(*(c[:4] for c in candidates), strict=True))
-    leading, count, ht = (np.concatenate(c) for c in zip(*(c[4].columns() for c in candidates), strict=True))
+    leading, count, ht, smeared, muon, egamma, px, py = (
+        np.concatenate(c) for c in zip(*(c[4].columns() for c in candidates), strict=True))
     hardest_scale = np.zeros(n_events, dtype=np.float32)
     hardest_source = np.full(n_events, SOURCE_NONE, dtype=np.int8)
     hardest_id = np.full(n_events, -1, dtype=np.int64)
@@ -194,9 +202,14 @@ def _truth(n_events: int, n_pileup: np.ndarray, candidates: list[tuple]) -> Cros
         hardest_scale[event[last]] = scale[last]
         hardest_source[event[last]] = source[last]
         hardest_id[event[last]] = ids[last]
-    genjet_leading = np.zeros(n_events, dtype=np.float32)
-    np.maximum.at(genjet_leading, event, leading)
-    genjet_count = np.bincount(event, weights=count, minlength=n_events).astype(np.int16)
-    genjet_ht = np.bincount(event, weights=ht, minlength=n_events).astype(np.float32)
-    return CrossingTruth(n_pileup.astype(np.int16), hardest_scale, hardest_source, hardest_id, genjet_leading,
-                         genjet_count, genjet_ht)
+    def largest(values):
+        out = np.zeros(n_events, dtype=np.float32)
+        np.maximum.at(out, event, values)
+        return out
+
+    def total(values, dtype=np.float32):
+        return np.bincount(event, weights=values, minlength=n_events).astype(dtype)
+
+    return CrossingTruth(n_pileup.astype(np.int16), hardest_scale, hardest_source, hardest_id, largest(leading),
+                         total(count, np.int16), total(ht), total(smeared), largest(muon), largest(egamma), -total(px),
+                         -total(py))

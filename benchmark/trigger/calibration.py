@@ -17,7 +17,7 @@ from l1ad.benchmark.generation.genjets import GenJets
 from l1ad.benchmark.generation.particles import gather_ranges
 from l1ad.benchmark.kinematics import delta_r
 from l1ad.benchmark.trigger.layout import N_EGAMMA, N_MUONS
-from l1ad.config import JetCalibration
+from l1ad.config import JetCalibration, JetResolution, JetResolutionBin
 
 _JET = 1 + N_EGAMMA + N_MUONS  # first jet row of the (19, 4) trigger-object layout
 
@@ -153,3 +153,27 @@ def fit_calibration(bins: list[ResponseBin], abs_eta_edges, pt_points, method: s
         factors.append([round(float(f), 4) for f in np.polyval(coefficients, at)])
     return JetCalibration(abs_eta_edges=[float(e) for e in abs_eta_edges], pt_points_gev=[float(p) for p in pt_points],
                           factors=factors, method=method)
+
+
+def measure_resolution(matched: MatchedJets, abs_eta_edges, gen_pt_edges, min_jets: int, method: str) -> JetResolution:
+    """The stated resolution of (calibrated) matched jets: per Level-1 |eta| bin and particle-level pT bin holding at
+    least ``min_jets`` jets, the median response and half its central 68 % interval (16th to 84th percentile), at the
+    bin's median particle-level pT."""
+    rows = []
+    abs_eta = np.abs(matched.l1_eta)
+    for e_lo, e_hi in zip(abs_eta_edges[:-1], abs_eta_edges[1:], strict=True):
+        points, response, width = [], [], []
+        for p_lo, p_hi in zip(gen_pt_edges[:-1], gen_pt_edges[1:], strict=True):
+            inside = (abs_eta >= e_lo) & (abs_eta < e_hi) & (matched.gen_pt >= p_lo) & (matched.gen_pt < p_hi)
+            if inside.sum() < min_jets:
+                continue
+            q16, q50, q84 = np.percentile(matched.response[inside], [15.87, 50.0, 84.13])
+            points.append(round(float(np.median(matched.gen_pt[inside])), 2))
+            response.append(round(float(q50), 4))
+            width.append(round(float(max(q84 - q16, 1e-3) / 2), 4))
+        if points:
+            rows.append(JetResolutionBin(abs_eta_lo=float(e_lo), abs_eta_hi=float(e_hi), gen_pt_gev=points,
+                                         response=response, width=width))
+    if not rows:
+        raise ValueError(f"no (|eta|, pT) bin holds {min_jets} matched jets: generate more events")
+    return JetResolution(bins=rows, method=method)

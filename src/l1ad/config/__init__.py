@@ -12,6 +12,8 @@ from l1ad.config.datasets import (
     EmulationConfig,
     EtaAcceptance,
     JetCalibration,
+    JetResolution,
+    JetResolutionBin,
     JetsDatasetConfig,
     JetsDatasetDefinition,
     JetSplitSizes,
@@ -37,7 +39,7 @@ from l1ad.config.run import (
 
 __all__ = [
     "MODELS", "BlindSizes", "DatasetConfig", "DatasetDefinition", "DatasetSize", "EmulationConfig", "EtaAcceptance", "EvaluationConfig",
-    "FirmwareConfig", "JetCalibration", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
+    "FirmwareConfig", "JetCalibration", "JetResolution", "JetResolutionBin", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
     "ModelConfig", "ModelSpec", "PruningConfig", "QuantizationConfig", "ResimulationSizes", "RunConfig", "SampleSizes",
     "TrainingConfig", "dataset_definition", "load_config", "shipped_configs", "shipped_datasets",
 ]

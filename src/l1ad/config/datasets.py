@@ -27,6 +27,42 @@ class EtaAcceptance(StrictModel):
     jet: float = Field(gt=0)
 
 
+class JetResolutionBin(StrictModel):
+    """The calibrated Level-1 jet response in one |eta| bin, at particle-level pT points."""
+
+    abs_eta_lo: float = Field(ge=0)
+    abs_eta_hi: float = Field(gt=0)
+    gen_pt_gev: list[float] = Field(min_length=1, max_length=64, description="particle-level pT points (GeV), "
+                                    "increasing")
+    response: list[float] = Field(description="median calibrated L1 pT / particle-level pT at each point")
+    width: list[float] = Field(description="half the central 68 % interval of that ratio at each point")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JetResolutionBin:
+        if self.abs_eta_hi <= self.abs_eta_lo:
+            raise ValueError("abs_eta_hi must exceed abs_eta_lo")
+        points = self.gen_pt_gev
+        if points[0] <= 0 or any(b <= a for a, b in zip(points[:-1], points[1:], strict=True)):
+            raise ValueError("gen_pt_gev must be positive and increase strictly")
+        for name in ("response", "width"):
+            values = getattr(self, name)
+            if len(values) != len(points):
+                raise ValueError(f"{name} needs one value per pT point ({len(points)}), got {len(values)}")
+            if not all(math.isfinite(v) and v > 0 for v in values):
+                raise ValueError(f"{name} values must be positive and finite")
+        return self
+
+
+class JetResolution(StrictModel):
+    """The stated resolution of calibrated Level-1 jets (approximate): a Gaussian in L1 pT / particle-level pT with
+    the median and half the central 68 % interval measured per |eta| bin and particle-level pT, linear between the pT
+    points and constant beyond them. It folds particle-level jets into what Level-1 would count
+    (``Truth_GenJetCountSmeared``); the emulation never uses it."""
+
+    bins: list[JetResolutionBin] = Field(min_length=1, max_length=32)
+    method: str = Field("", max_length=2000, description="how it was measured")
+
+
 class JetCalibration(StrictModel):
     """Level-1 jet energy calibration (approximate): a multiplicative correction of the pile-up-subtracted jet pT, as
     CMS's Level-1 jet calibration look-up tables. Per |eta| bin (of the jet's seed tower) the factor is piecewise linear
@@ -39,6 +75,8 @@ class JetCalibration(StrictModel):
                                        "increasing")
     factors: list[list[float]] = Field(description="per |eta| bin, the correction factor at each pT point")
     method: str = Field("", max_length=2000, description="how the factors were obtained")
+    resolution: JetResolution | None = Field(None, description="the calibrated jets' stated resolution, measured on "
+                                             "an independent sample (None: not stated)")
 
     @model_validator(mode="after")
     def _consistent(self) -> JetCalibration:
