@@ -4,7 +4,7 @@ import pytest
 from l1ad.benchmark.generation.particles import KIND_EM, KIND_HAD, KIND_MUON, ParticleTable
 from l1ad.benchmark.generation.pileup import Crossings, PileupPool, overlay_pileup
 from l1ad.benchmark.geometry import N_ETA, N_PHI, tower_index
-from l1ad.benchmark.trigger.emulation import emulate
+from l1ad.benchmark.trigger.emulation import emulate, median_of_seven
 from l1ad.benchmark.trigger.layout import CLASS_EGAMMA, CLASS_JET, CLASS_MET, CLASS_MUON
 from l1ad.config import EmulationConfig
 
@@ -117,3 +117,16 @@ def test_window_max_and_sum_match_brute_force_with_phi_wrap_and_eta_edges(half):
     np.testing.assert_array_equal(_window_sum(grid.astype(np.float32), half), np.sum(views, axis=0))
     assert _window_max(grid, half)[0, 0, N_PHI - 1] == 1000 and _window_max(grid, half)[0, N_ETA - 1, 0] == 1000
     assert _window_max(grid, half)[0, half + 1, 0] < 1000  # the eta edge does not wrap
+
+
+def test_median_of_seven_is_the_median_of_every_input():
+    import itertools
+
+    # every 0/1 input (a comparator network that selects the median of all of them selects it of any input) ...
+    bits = np.array(list(itertools.product([0.0, 1.0], repeat=7))).T
+    assert np.array_equal(median_of_seven(list(bits)), np.median(bits, axis=0))
+    # ... and tower sums with ties, as the pile-up estimate sees them
+    sums = np.random.default_rng(0).integers(0, 12, size=(7, 30, 8, 9)) * 0.5
+    assert np.array_equal(median_of_seven(list(sums)), np.median(sums, axis=0))
+    with pytest.raises(ValueError, match="7 arrays"):
+        median_of_seven(list(sums[:6]))

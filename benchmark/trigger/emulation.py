@@ -147,8 +147,23 @@ class _BoxSums:
         """Pile-up inside every jet window: the median of the sums of the seven other windows along the same eta rings
         (the 63 remaining towers of the ring band, in blocks of 9 phi towers). The median ignores up to three blocks
         holding jets, so a back-to-back jet or a second jet at the same eta does not eat into the jet's energy."""
-        blocks = np.stack([np.roll(window, -9 * k, axis=2) for k in range(1, 8)])
-        return np.median(blocks, axis=0)
+        return median_of_seven([np.roll(window, -9 * k, axis=2) for k in range(1, 8)])
+
+
+# A median-of-7 selection network (13 compare-exchanges; checked on every 0/1 input, which by the 0-1 principle proves
+# it for all inputs): the 4th smallest ends in slot 3. Elementwise min/max over whole arrays is ~4x faster than
+# np.median's partition along a stacked axis, and gives the very same values.
+_MEDIAN_OF_7 = ((0, 5), (0, 3), (1, 6), (2, 4), (0, 1), (3, 5), (2, 6), (2, 3), (3, 6), (4, 5), (1, 4), (1, 3), (3, 4))
+
+
+def median_of_seven(arrays: list[np.ndarray]) -> np.ndarray:
+    """Elementwise median of seven same-shape arrays (equal to ``np.median(np.stack(arrays), axis=0)``)."""
+    if len(arrays) != 7:
+        raise ValueError(f"median_of_seven needs 7 arrays, got {len(arrays)}")
+    p = list(arrays)
+    for a, b in _MEDIAN_OF_7:
+        p[a], p[b] = np.minimum(p[a], p[b]), np.maximum(p[a], p[b])
+    return p[3]
 
 
 _JET_LO, _JET_HI = _jet_window_rows()
