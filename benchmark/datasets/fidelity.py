@@ -142,8 +142,9 @@ def comparison_lines(sample: Sample, *, calibrated: bool, resolution_stated: boo
         "clustered on its own).",
         f"- MET per-component width (standard deviation of MET_x and MET_y): {l1_width:.1f} GeV emulated against "
         f"{gen_width:.1f} GeV at particle level (ratio {l1_width / max(gen_width, 1e-9):.2f}, target within a factor "
-        f"1.5); the per-crossing difference, emulated minus particle level, has a width of {difference:.1f} GeV (the "
-        "resolution with pile-up mitigation).",
+        f"1.5); the per-crossing difference, emulated minus particle level, has a width of {difference:.1f} GeV: the "
+        "pile-up-dependent tower thresholds drop the soft deposits a perfect calorimeter sums, so the two differ by "
+        "more than resolution.",
         f"- Leading-jet response (median emulated / particle-level leading jet pT, crossings with a particle-level "
         f"leading jet above 60 GeV): {_response(p[:, _JET, 0], truth.genjet_leading_pt)}; "
         + ("jets calibrated (see Jet energy calibration)." if calibrated else "no jet energy calibration is applied."),
