@@ -152,7 +152,9 @@ def test_cicada_teacher_reads_regions(tiny_dataset, tmp_path):
     score = read_card(tmp_path / "teacher").score
     assert "calorimeter regions" in score and "present objects" not in score  # not the trigger-object AE's text
 
-    assert np.array_equal(load_detector(tmp_path / "teacher").score_samples(regions[:300]), scores[:300])
+    # the same batch on both sides: a convolution's float result may depend on the batch it is computed in
+    assert np.array_equal(load_detector(tmp_path / "teacher").score_samples(regions[:300]),
+                          teacher.score_samples(regions[:300]))
     with pytest.raises(L1adError, match=r"expected calorimeter regions of shape \(N, 18, 14\)"):
         teacher.score_samples(tiny_dataset.background("test").particles)
 
