@@ -14,7 +14,7 @@ union of its interactions'):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import awkward as ak
 import numpy as np
@@ -64,8 +64,8 @@ class ParticleLevelSummary:
         """The same interactions turned in phi by ``angle`` (one per interaction): only the pT sum changes."""
         c, s = np.cos(angle), np.sin(angle)
         px, py = self.visible_px, self.visible_py
-        return ParticleLevelSummary(*self.columns()[:6], (c * px - s * py).astype(np.float32),
-                                    (s * px + c * py).astype(np.float32))
+        return replace(self, visible_px=(c * px - s * py).astype(np.float32),
+                       visible_py=(s * px + c * py).astype(np.float32))
 
 
 def pass_probability(resolution: JetResolution, pt: np.ndarray, abs_eta: np.ndarray, threshold: float) -> np.ndarray:
@@ -85,8 +85,7 @@ def pass_probability(resolution: JetResolution, pt: np.ndarray, abs_eta: np.ndar
     return ndtr((response - threshold / np.maximum(pt, 1e-9)) / width)
 
 
-def _leading(table: ParticleTable, selected: np.ndarray) -> np.ndarray:
-    interaction = np.repeat(np.arange(table.n_interactions), table.counts())
+def _leading(table: ParticleTable, interaction: np.ndarray, selected: np.ndarray) -> np.ndarray:
     leading = np.zeros(table.n_interactions, np.float32)
     np.maximum.at(leading, interaction[selected], table.pt[selected])
     return leading
@@ -97,9 +96,9 @@ def particle_level_summary(table: ParticleTable, definition: ParticleLevelDefini
     as the Level-1 jets they are compared with)."""
     n = table.n_interactions
     abs_eta = np.abs(table.eta)
-    muon_pt = _leading(table, (table.kind == KIND_MUON) & (abs_eta < MUON_MAX_ETA))
-    egamma_pt = _leading(table, (table.kind == KIND_EM) & (abs_eta < EGAMMA_MAX_ETA))
     interaction = np.repeat(np.arange(n), table.counts())
+    muon_pt = _leading(table, interaction, (table.kind == KIND_MUON) & (abs_eta < MUON_MAX_ETA))
+    egamma_pt = _leading(table, interaction, (table.kind == KIND_EM) & (abs_eta < EGAMMA_MAX_ETA))
     calo = (table.kind != KIND_MUON) & (abs_eta <= definition.met_max_eta)
     phi, pt = table.phi[calo].astype(np.float64), table.pt[calo].astype(np.float64)
     px = np.bincount(interaction[calo], weights=pt * np.cos(phi), minlength=n).astype(np.float32)
