@@ -22,7 +22,7 @@ def _small_triggered(**overrides) -> DatasetConfig:
     base = dict(name="adc-test", background=SampleSizes(train=20, validation=10, test=20), signals={"ato4l": 12},
                 background_cocktail={"wlnu": 0.6, "zll": 0.4}, trigger=LeptonTrigger(),
                 pileup_pools=PileupPools(train=60, validation=30, test=60, blind=30, signal=60),
-                shard_size=10, chunk_size=40, blind=BlindSizes(background=6, per_signal=4))
+                shard_size=60, chunk_size=40, blind=BlindSizes(background=6, per_signal=4))
     return DatasetConfig(**{**base, **overrides})
 
 

@@ -35,5 +35,5 @@ def test_a_dying_worker_is_a_clear_error_not_a_hang():
 
 def test_unreachable_scheduler():
     with pytest.raises(L1adError, match="Dask scheduler tcp://127.0.0.1:9"), executor(
-            Execution(scheduler="tcp://127.0.0.1:9")):
+            Execution(scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)):
         pass

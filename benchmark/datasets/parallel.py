@@ -21,10 +21,12 @@ WORKER_CHECK_SECONDS = 30
 @dataclass(frozen=True)
 class Execution:
     """``workers``: local worker processes (0 = run in this process); ``scheduler``: address of a running Dask scheduler
-    (e.g. ``tcp://10.0.0.5:8786`` for a cluster started with dask-jobqueue), which overrides ``workers``."""
+    (e.g. ``tcp://10.0.0.5:8786`` for a cluster started with dask-jobqueue), which overrides ``workers``;
+    ``connect_timeout_s``: how long to wait for that scheduler (one that is still starting may need a while)."""
 
     workers: int = 0
     scheduler: str | None = None
+    connect_timeout_s: float = 30.0
 
     @classmethod
     def default(cls) -> Execution:
@@ -83,7 +85,7 @@ def executor(execution: Execution) -> Iterator[_InProcess | _Dask]:
 
     try:
         if execution.scheduler is not None:
-            client = Client(execution.scheduler, timeout="30s")
+            client = Client(execution.scheduler, timeout=f"{execution.connect_timeout_s}s")
             cluster = None
         else:
             # One thread per worker process: Pythia and numpy tasks are CPU-bound and hold the GIL. Dask starts its
@@ -91,10 +93,12 @@ def executor(execution: Execution) -> Iterator[_InProcess | _Dask]:
             # megabyte-sized numpy temporary of the emulation is then a fresh mmap with page faults, and generation ran
             # 2.3x slower on a worker than in this process (measured). Our tasks free their memory at the end anyway.
             # Workers load this module first (dask_setup below), so a Ctrl-C reaches only this process, which
-            # then shuts them down: no worker tracebacks.
+            # then shuts them down. Logs only at CRITICAL: a worker whose scheduler closes first logs its failed
+            # heartbeat with a traceback at ERROR (seen in CI on a Ctrl-C); task errors reach us through their futures
+            # and lost workers through the check in run(), each as one line.
             with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                 cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40, preload=[__name__])
+                                       dashboard_address=None, silence_logs=logging.CRITICAL, preload=[__name__])
             client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise L1adError(f"Dask scheduler {execution.scheduler or 'LocalCluster'}: {first_line(exc)}") from None
