@@ -57,9 +57,12 @@ class _Weights:
     never_overflows: bool  # and no sum can leave the accumulator's range: the accumulator cast changes nothing
 
 
-def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType) -> _Weights:
+def accumulation_plan(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType,
+             bias_int: np.ndarray | None = None) -> _Weights:
+    """The accumulation plan of a layer's weights ``w_int`` (and ``bias_int``, default the layer's biases)."""
     w = np.ldexp(w_int.astype(np.float64), -layer.weight_type.frac)
-    bias = cast(np.ldexp(np.asarray(layer.bias, dtype=np.float64), -layer.bias_type.frac), layer.accum_type)
+    bias_int = np.asarray(layer.bias if bias_int is None else bias_int, dtype=np.float64)
+    bias = cast(np.ldexp(bias_int, -layer.bias_type.frac), layer.accum_type)
     product = product_type(input_type, layer.weight_type)
     lo, hi = layer.accum_type.mantissa_range
     # Largest partial sum, in accumulator units: if it fits, saturation never acts and the order does not matter.
@@ -71,7 +74,7 @@ def _weights(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: Fix
                     layer.accum_type, exact_sum, exact_sum and no_overflow)
 
 
-def _float_sums_exact(x: np.ndarray, weights: _Weights) -> bool:
+def float_sums_exact(x: np.ndarray, weights: _Weights) -> bool:
     """Whether float64 sums of products and bias are exact in any order for inputs ``x``: ``exact_sum`` holds and
     every partial sum, a multiple of the accumulator's LSB, stays below 2**53 of those LSBs."""
     if not weights.exact_sum:
@@ -90,7 +93,7 @@ def _accumulate(x: np.ndarray, weights: _Weights, x_type: FixedType) -> np.ndarr
     """``acc`` of the dense rule for inputs ``x`` (n, n_in), before the cast to the result type."""
     acc_t = weights.accum
     if weights.exact_sum:
-        if _float_sums_exact(x, weights):
+        if float_sums_exact(x, weights):
             total = x @ weights.w
         else:
             x_int = np.ldexp(x, x_type.frac).astype(np.int64)
@@ -130,7 +133,7 @@ class FixedPointNetwork:
         self._steps: list[tuple[str, Callable]] = []
         for layer in network.layers:
             self._steps.append((layer.name, self._compile(layer)))
-        self._last_reader = {name: index for index, layer in enumerate(network.layers) for name in _reads(layer)}
+        self._last_reader = {name: index for index, layer in enumerate(network.layers) for name in layer_inputs(layer)}
 
     # -- construction ---------------------------------------------------------------------------------------------
     @classmethod
@@ -176,7 +179,7 @@ class FixedPointNetwork:
             n_in = int(np.prod(shape))
             if w_int is None or w_int.shape[0] != n_in:
                 raise EmulationError(f"dense layer {layer.name!r}: weights do not match its {n_in} inputs")
-            weights = _weights(layer, w_int, in_t)
+            weights = accumulation_plan(layer, w_int, in_t)
             self._out(layer, (len(layer.bias),), layer.type)
             if weights.never_overflows and contains(layer.type, layer.accum_type):  # hls4ml's exact 'auto' types
                 return lambda values: _accumulate(values[layer.input].reshape(-1, n_in), weights, in_t)
@@ -247,7 +250,7 @@ class FixedPointNetwork:
         top, bottom, left, right = layer.padding
         sh, sw = layer.stride
         out_h, out_w = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
-        weights = _weights(layer, np.asarray(layer.weight, dtype=np.int64).reshape(kh * kw * kc, filters), in_t)
+        weights = accumulation_plan(layer, np.asarray(layer.weight, dtype=np.int64).reshape(kh * kw * kc, filters), in_t)
         self._out(layer, (out_h, out_w, filters), layer.type)
         exact = weights.never_overflows and contains(layer.type, layer.accum_type)
         kernel = weights.w.reshape(kh, kw, c, filters)
@@ -290,7 +293,7 @@ class FixedPointNetwork:
             return acc
 
         def block(x):
-            if _float_sums_exact(x, weights):
+            if float_sums_exact(x, weights):
                 acc = exact_sums(x)
                 if not weights.never_overflows:
                     acc = cast(acc, layer.accum_type)
@@ -400,10 +403,26 @@ class FixedPointNetwork:
         values[first] = step(values, x)
         for index, (name, step) in enumerate(rest, start=1):
             values[name] = step(values)
-            for read in _reads(self.network.layers[index]):
+            for read in layer_inputs(self.network.layers[index]):
                 if self._last_reader[read] == index and read not in wanted:
                     del values[read]
         return values
+
+    def layer_values(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every layer's values for one chunk of events ``x`` (at most a few ``CHUNK``; rows are events)."""
+        return self._forward(np.asarray(x, dtype=np.float64).reshape(-1, *self.network.input.shape), set(self._shapes))
+
+    def resume(self, values: dict[str, np.ndarray], start: int) -> dict[str, np.ndarray]:
+        """Run the layers from index ``start`` on. ``values`` holds every earlier layer they read; a layer already in
+        ``values`` is taken as given, not recomputed (fault injection hands in the faulted layers this way)."""
+        for name, step in self._steps[start:]:
+            if name not in values:
+                values[name] = step(values)
+        return values
+
+    def step(self, index: int) -> Callable:
+        """The compiled rule of layer ``index``: a function of the values of the layers it reads."""
+        return self._steps[index][1]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The network outputs (float64, exact), concatenated as hls4ml's ``predict`` returns them."""
@@ -417,7 +436,7 @@ class FixedPointNetwork:
         return self.run(X)[self.network.score][:, 0]
 
 
-def _reads(layer) -> list[str]:
+def layer_inputs(layer) -> list[str]:
     """The layers a layer reads."""
     return [name for field in ("input", "reconstruction") if isinstance(name := getattr(layer, field, None), str)] + \
         list(getattr(layer, "inputs", []))

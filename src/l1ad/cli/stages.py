@@ -1,4 +1,4 @@
-"""``l1ad train | evaluate | firmware | leaderboard | run``: one pipeline stage each (``run``: all of them).
+"""``l1ad train | evaluate | firmware | faults | leaderboard | run``: one pipeline stage each (``run``: all of them).
 
 A stage run alone reads the earlier stages' outputs from the output directory.
 """
@@ -11,6 +11,7 @@ COMMANDS = {
     "train": "train the config's model on the dataset's background",
     "evaluate": "score the test samples; efficiencies at fixed trigger rates, ROC AUC, plots",
     "firmware": "hls4ml project, bit-exact emulator, open-source RTL synthesis; 'firmware report': the table",
+    "faults": "single-bit fault campaign on the firmware network: rate blow-up, efficiency loss, sensitivity maps",
     "leaderboard": "add this run's result to the leaderboard (JSON + Markdown)",
     "run": "the whole chain: data, train, evaluate, firmware, leaderboard",
 }
@@ -27,6 +28,12 @@ def add_parsers(sub) -> None:
             stage.add_argument("action", nargs="?", choices=["report"],
                                help="report: latency, resources and bit-exactness of the model (or --bench models)")
             stage.add_argument("--bench", action="store_true", help="with 'report': every bench model of the config")
+        if name == "faults":
+            stage.add_argument("--campaign", choices=["exhaustive", "sampled"], default=None,
+                               help="every weight and bias bit, or a sample sized by the config's faults.margin "
+                                    "(default: the config's faults.campaign)")
+            stage.add_argument("--models", default=None,
+                               help="comma-separated bench models of the config (default: the config's model)")
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
         stage.set_defaults(handler=run)
@@ -47,6 +54,9 @@ def run(args) -> int:
         if args.bench:
             raise ConfigError("--bench goes with 'l1ad firmware report' (run 'l1ad bench --firmware' to build them)")
         stages.firmware(ctx, stages.open_detector(ctx), stages.open_evaluation(ctx))
+    elif args.command == "faults":
+        models = [m for m in args.models.split(",") if m] if args.models else None
+        stages.faults(ctx, campaign=args.campaign, models=models)
     elif args.command == "leaderboard":
         stages.leaderboard(ctx, stages.open_metrics(ctx), stages.open_firmware_report(ctx), args.board)
     else:

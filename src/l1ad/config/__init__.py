@@ -26,6 +26,7 @@ from l1ad.config.datasets import (
 from l1ad.config.models import MODELS, ModelSpec
 from l1ad.config.run import (
     EvaluationConfig,
+    FaultsConfig,
     FirmwareConfig,
     LeaderboardConfig,
     ModelConfig,
@@ -39,7 +40,7 @@ from l1ad.config.run import (
 
 __all__ = [
     "MODELS", "BlindSizes", "DatasetConfig", "DatasetDefinition", "DatasetSize", "EmulationConfig", "EtaAcceptance", "EvaluationConfig",
-    "FirmwareConfig", "JetCalibration", "JetResolution", "JetResolutionBin", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
+    "FaultsConfig", "FirmwareConfig", "JetCalibration", "JetResolution", "JetResolutionBin", "JetSplitSizes", "JetsDatasetConfig", "JetsDatasetDefinition", "LeaderboardConfig", "LeptonTrigger",
     "ModelConfig", "ModelSpec", "PruningConfig", "QuantizationConfig", "ResimulationSizes", "RunConfig", "SampleSizes",
     "TrainingConfig", "dataset_definition", "load_config", "shipped_configs", "shipped_datasets",
 ]

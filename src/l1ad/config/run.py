@@ -201,6 +201,38 @@ class FirmwareConfig(StrictModel):
         return find_part(self.part)
 
 
+class FaultsConfig(StrictModel):
+    """Single-bit fault campaigns on the firmware network (``l1ad faults``) and how their outcomes are classed."""
+
+    campaign: Literal["exhaustive", "sampled"] = Field(
+        "exhaustive", description="every bit of every weight and bias, or a random sample of them")
+    margin: float = Field(0.01, gt=0, lt=0.5, description="sampled: the half-width of a class share's interval at "
+                          "'confidence' the sample is sized for (worst case, share 0.5)")
+    confidence: float = Field(0.95, gt=0, lt=1, description="sampled: the confidence of that interval")
+    background_events: int = Field(100_000, ge=100, le=100_000_000,
+                                   description="the fixed background set: the first N background test events")
+    score_events: int = Field(2_000, ge=0, le=100_000_000,
+                              description="background events (the first N) the score change is measured on")
+    catastrophic_rate_factor: float = Field(2.0, gt=1, description="catastrophic: the background rate at the nominal "
+                                            "threshold grows by more than this factor")
+    rate_budget_khz: float = Field(100.0, gt=0, description="catastrophic: the faulted trigger alone accepts more "
+                                   "than this (zero-bias data; the whole Level-1 accept budget by default)")
+    catastrophic_efficiency_loss: float = Field(0.5, gt=0, le=1, description="catastrophic: a signal loses more than "
+                                                "this fraction of its efficiency")
+    degrading_rate_change: float = Field(0.1, gt=0, description="degrading: the rate changes by more than this "
+                                         "fraction")
+    degrading_efficiency_change: float = Field(0.01, gt=0, le=1, description="degrading: a signal's efficiency "
+                                               "changes by more than this (absolute)")
+    shard_faults: int = Field(2_000, ge=1, le=10_000_000, description="faults per shard: a campaign resumes from "
+                              "its finished shards")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FaultsConfig:
+        if self.degrading_rate_change >= self.catastrophic_rate_factor - 1:
+            raise ValueError("degrading_rate_change must stay below catastrophic_rate_factor - 1")
+        return self
+
+
 class LeaderboardConfig(StrictModel):
     directory: str | None = Field("leaderboards", description="relative to the working directory; null: <output_dir>/leaderboards")
     submitter: str = Field("l1ad-bench baseline", min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$",
@@ -216,6 +248,7 @@ class RunConfig(StrictModel):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     firmware: FirmwareConfig = FirmwareConfig()
+    faults: FaultsConfig = FaultsConfig()
     leaderboard: LeaderboardConfig = LeaderboardConfig()
     bench: list[ModelConfig] = Field(
         default_factory=_default_bench, min_length=1, description="the baselines 'l1ad bench' trains and compares"

@@ -7,6 +7,7 @@ Run output directory (``output_dir`` of the config)::
     models/<model>/           (<model>: the model's label, default its name) model.json, weights.h5, preprocessing.json
     evaluation/<model>/       scores.h5, network_inputs.h5, metrics.json, metrics.csv, efficiency_vs_rate.png, scores.png
     firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json
+    faults/<model>/           fault_report.json, faults.csv, sensitivity.png, rate_blowup.png ('l1ad faults')
     bench/                    results.csv/.json/.md/.png: the bench models side by side ('l1ad bench')
     mlflow.db, mlartifacts/   the default MLflow store (unless a tracking URI is given)
 """
@@ -43,6 +44,10 @@ class RunPaths:
     @property
     def firmware(self) -> Path:
         return self.root / "firmware" / self.model_name
+
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults" / self.model_name
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from l1ad.benchmark.datasets.manifest import DatasetManifest
 from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config import RunConfig
 from l1ad.files import write_text_atomic
+from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.report import FirmwareReport
 from l1ad.firmware.rtl_report import RTLReport
 from l1ad.leaderboards.board import Board
@@ -28,6 +29,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "metrics.schema.json": MetricsReport,  # evaluation/<label>/metrics.json
     "firmware.schema.json": FirmwareReport,  # firmware/<label>/firmware.json
     "rtl.schema.json": RTLReport,  # rtl.json of the open-source RTL path (l1ad.firmware.rtl)
+    "faults.schema.json": FaultReport,  # faults/<label>/fault_report.json ('l1ad faults')
     "leaderboard.schema.json": Board,  # leaderboards/board.json
 }
 

@@ -31,6 +31,7 @@ from l1ad.benchmark.trigger.menu import menu_decisions
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import ConfigError, MissingStageOutput, NotConvertibleError, StageOutputError
 from l1ad.files import write_json_model
+from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.hls import check_agreement, not_convertible_report
 from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
 from l1ad.leaderboards.board import Entry, EntryProvenance, entry_from_reports, submit
@@ -353,6 +354,68 @@ def firmware_summary(ctx: RunContext, *, bench: bool = False) -> Path:
     ctx.log(f"firmware report: {len(reports)} models{f' ({skipped} without a firmware report)' if skipped else ''} "
             f"-> {directory / 'report.md'}")
     return directory / "report.md"
+
+
+# -- faults -------------------------------------------------------------------------------------------------------
+def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | None = None) -> list[FaultReport]:
+    """``l1ad faults``: a single-bit fault campaign on the firmware network of the run's model (or of the named bench
+    models), written to ``<output>/faults/<label>/`` and logged to MLflow.
+
+    Raises
+    ------
+    MissingStageOutput
+        If the model has no firmware report or evaluation yet (names the command that writes it).
+    FaultCampaignError
+        If the model has no fixed-point network (says why).
+    """
+    import mlflow
+
+    from l1ad.firmware.faults.report import FAULT_REPORT, FAULT_TABLE
+    from l1ad.firmware.faults.run import nominal_working_point, run_fault_campaign
+    from l1ad.firmware.network import read_network
+
+    contexts = [ctx]
+    if models:
+        known = {m.run_label: m for m in ctx.cfg.bench}
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            raise ConfigError(f"no bench model {unknown[0]!r} in config {ctx.cfg.name!r}; known: {', '.join(known)}")
+        contexts = [ctx.for_model(known[m]) for m in models]
+    reports = []
+    for stage in contexts:
+        cfg, label = stage.cfg, stage.cfg.model.run_label
+        chosen = campaign or cfg.faults.campaign
+        firmware_report = open_firmware_report(stage)
+        if firmware_report is None:
+            raise MissingStageOutput(stage.paths.firmware / FIRMWARE_REPORT, "firmware report", "l1ad firmware")
+        nominal_working_point(firmware_report)  # a model without a fixed-point network: one line, before any work
+        evaluation = open_evaluation(stage)
+        if evaluation.network_inputs is None:
+            raise MissingStageOutput(stage.paths.evaluation / NETWORK_INPUTS, "network inputs", "l1ad evaluate")
+        network = read_network(stage.paths.firmware / firmware_report.emulation.network_file)
+        score_function = None
+        if network.score is None:  # the score is computed in software from the firmware's outputs
+            score_function = open_detector(stage).score_from_outputs
+        with stage.stage_run("faults"):
+            report = run_fault_campaign(network, firmware_report, evaluation.network_inputs, cfg.faults,
+                                        stage.paths.faults, campaign=chosen, seed=cfg.seed,
+                                        collision_rate_mhz=cfg.evaluation.collision_rate_mhz,
+                                        score_function=score_function, log=stage.log)
+            mlflow.log_params(flatten_params({"faults": cfg.faults.model_dump(), "faults.campaign_run": chosen}))
+            mlflow.log_metrics({f"faults.share.{s.name}": s.share for s in report.shares}
+                               | {"faults.rate_budget_broken": report.rate_budget_broken.share,
+                                  "faults.n_faults": report.n_faults, "faults.seconds": report.timing.seconds})
+            for name in (FAULT_REPORT, FAULT_TABLE, "sensitivity.png", "rate_blowup.png"):
+                mlflow.log_artifact(str(stage.paths.faults / name), artifact_path="faults")
+        shares = ", ".join(f"{s.name} {s.share:.2%} [{s.share_lo:.2%}, {s.share_hi:.2%}]" for s in report.shares)
+        stage.log(f"faults: {label}: {report.n_faults} of {report.n_sites} single-bit faults ({report.campaign}) at "
+                  f"{report.nominal.label}: {shares}")
+        budget = report.rate_budget_broken
+        stage.log(f"faults: {budget.share:.2%} [{budget.share_lo:.2%}, {budget.share_hi:.2%}] break the rate budget "
+                  f"(rate x {cfg.faults.catastrophic_rate_factor:g} or > {cfg.faults.rate_budget_khz:g} kHz); "
+                  f"{report.timing.faults_per_second:,.0f} faults/s -> {stage.paths.faults}")
+        reports.append(report)
+    return reports
 
 
 def open_firmware_report(ctx: RunContext) -> FirmwareReport | None:

@@ -1,0 +1,82 @@
+"""A campaign in shards of faults, each written atomically when done, so an interrupted campaign resumes.
+
+The shards of one campaign live in ``<directory>/shards/`` beside a key (the network, the event sets, the threshold
+and the fault list); a different key clears them. A shard file that cannot be read (cut off by a crash) is computed
+again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from l1ad.files import replacing
+from l1ad.firmware.faults.campaign import CampaignResult, FaultCampaign
+
+FIELDS = ("accepted", "score_changed", "abs_score_change_sum", "max_abs_score_change")
+
+
+def campaign_key(campaign: FaultCampaign, sites: np.ndarray) -> str:
+    """What the shards depend on: network, samples (sizes and values), threshold, measured events, fault list."""
+    h = hashlib.sha256(campaign.network.model_dump_json().encode())
+    for name, x in campaign.samples.items():
+        h.update(f"{name}:{x.shape}:{campaign.score_events[name]}".encode())
+        h.update(np.ascontiguousarray(x).tobytes())
+    h.update(np.float64(campaign.threshold).tobytes())
+    h.update(np.asarray(sites, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def run_in_shards(campaign: FaultCampaign, sites: np.ndarray, directory: Path, shard_faults: int,
+                  progress: Callable[[float], None] | None = None, log: Callable[[str], None] = lambda _: None
+                  ) -> CampaignResult:
+    """The fast campaign over ``sites`` shard by shard, reusing the shards an earlier run of the same campaign left."""
+    shard_dir = Path(directory) / "shards"
+    key = campaign_key(campaign, sites)
+    key_file = shard_dir / "campaign.key"
+    if shard_dir.is_dir() and (not key_file.is_file() or key_file.read_text().strip() != key):
+        shutil.rmtree(shard_dir)  # another campaign's shards
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    parts, reused = [], 0
+    for index, first in enumerate(range(0, len(sites), shard_faults)):
+        chunk = sites[first:first + shard_faults]
+        path = shard_dir / f"shard_{index:05d}.npz"
+        part = _read_shard(path, chunk)
+        if part is None:
+            part = campaign.run(chunk, progress=progress)
+            with replacing(path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, sites=part.sites, pairs_run=part.pairs_run, **{k: getattr(part, k) for k in FIELDS})
+        else:
+            reused += 1
+            if progress is not None:
+                progress(len(chunk))
+        parts.append(part)
+    if reused:
+        log(f"faults: {reused} of {len(parts)} shards reused from an interrupted run of the same campaign")
+    empty = campaign.empty_result()
+    return CampaignResult(
+        sites=np.asarray(sites, dtype=np.int64), samples=empty.samples, n_events=empty.n_events,
+        score_events=empty.score_events, nominal_accepted=empty.nominal_accepted,
+        pairs_run=sum(p.pairs_run for p in parts),
+        **{k: np.concatenate([getattr(empty, k), *(getattr(p, k) for p in parts)]) for k in FIELDS})
+
+
+def _read_shard(path: Path, sites: np.ndarray) -> CampaignResult | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            if not np.array_equal(data["sites"], sites):
+                return None
+            arrays = {k: data[k] for k in FIELDS}
+            pairs = int(data["pairs_run"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # cut off by a crash: compute it again
+        return None
+    return CampaignResult(sites=sites, samples=[], n_events=np.empty(0), score_events=np.empty(0),
+                          nominal_accepted=np.empty(0), pairs_run=pairs, **arrays)

@@ -1,0 +1,208 @@
+"""Fault injection on the firmware network: fault enumeration, bit flips, and the fast campaign against the naive one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from l1ad.firmware.faults.campaign import FaultCampaign
+from l1ad.firmware.faults.sites import FaultSites, flip_bit
+from l1ad.firmware.fixed import FixedType
+from l1ad.firmware.network import BatchNormLayer, DenseLayer, FixedNetwork, InputLayer, QuantizeLayer, ReluLayer
+from l1ad.firmware.scoring import with_score
+
+
+def fixed(width, integer, signed=True, rounding="TRN", overflow="WRAP"):
+    return FixedType(width=width, integer=integer, signed=signed, rounding=rounding, overflow=overflow)
+
+
+def _dense(name, source, n_in, n_out, rng, *, accum=None, out=None, weight=None):
+    weight = weight or fixed(6, 1)
+    lo, hi = weight.mantissa_range
+    return DenseLayer(name=name, input=source, weight=rng.integers(lo, hi + 1, (n_in, n_out)).tolist(),
+                      weight_type=weight, bias=rng.integers(-32, 32, n_out).tolist(), bias_type=fixed(8, 2),
+                      accum_type=accum or fixed(26, 10), type=out or fixed(16, 6))
+
+
+def small_network(seed=0, *, accum=None, batchnorm=False, score="sum_squares") -> FixedNetwork:
+    """input 8 -> dense 6 -> relu -> dense 5 -> relu -> dense 3 (-> quantize), with random weights."""
+    rng = np.random.default_rng(seed)
+    layers = [InputLayer(name="x", shape=[8], type=fixed(12, 6)),
+              _dense("d1", "x", 8, 6, rng, accum=accum), ReluLayer(name="r1", input="d1", type=fixed(10, 5, False))]
+    source = "r1"
+    if batchnorm:
+        layers.append(BatchNormLayer(name="bn", input="r1", scale=rng.integers(-16, 16, 6).tolist(),
+                                     scale_type=fixed(6, 2), bias=rng.integers(-16, 16, 6).tolist(),
+                                     bias_type=fixed(6, 2), type=fixed(14, 6)))
+        source = "bn"
+    layers += [_dense("d2", source, 6, 5, rng, accum=accum), ReluLayer(name="r2", input="d2", type=fixed(10, 5, False)),
+               _dense("d3", "r2", 5, 3, rng), QuantizeLayer(name="q3", input="d3", type=fixed(10, 5, rounding="RND",
+                                                                                            overflow="SAT"))]
+    network = FixedNetwork(model="small", layers=layers, outputs=["q3"], source="test")
+    return with_score(network, score) if score else network
+
+
+def events(n=600, seed=1):
+    x = np.random.default_rng(seed).normal(0, 6, (n, 8))
+    x[x < -4] = 0.0  # zero inputs, as for absent objects
+    return x
+
+
+def test_sites_count_every_bit_of_every_parameter():
+    network = small_network()
+    sites = FaultSites(network)
+    expected = (8 * 6 + 6 * 5 + 5 * 3) * 6 + (6 + 5 + 3) * 8
+    assert sites.n_sites == expected
+    table = sites.table()
+    assert len(table) == expected and table.site.tolist() == list(range(expected))
+    assert set(table.layer) == {"d1", "d2", "d3"} and set(table.parameter) == {"weight", "bias"}
+    first = table.iloc[0]  # d1 weight (0, 0), bit position 0 = the sign bit of ap_fixed<6,1>
+    assert (first.layer, first.parameter, first.element, first.bit_position, first.bit_value) == ("d1", "weight", 0, 0, -1.0)
+    assert table.iloc[5].bit_value == 2.0**-5  # the LSB of ap_fixed<6,1>
+    bias = table[(table.layer == "d1") & (table.parameter == "bias")]
+    assert len(bias) == 6 * 8 and bias.site.min() == 8 * 6 * 6
+
+
+def test_flip_bit_is_twos_complement():
+    t = fixed(6, 1)
+    assert flip_bit(0, t, 0) == -32  # the sign bit
+    assert flip_bit(-32, t, 0) == 0
+    assert flip_bit(5, t, 5) == 4 and flip_bit(-1, t, 5) == -2
+    assert flip_bit(3, fixed(4, 4, signed=False), 0) == 11  # unsigned: the MSB adds 8
+    values = np.arange(-32, 32)
+    for position in range(6):
+        assert np.array_equal(flip_bit(flip_bit(values, t, position), t, position), values)
+
+
+def test_with_fault_changes_one_mantissa():
+    network = small_network()
+    sites = FaultSites(network)
+    site = sites.table().query("layer == 'd2' and parameter == 'weight' and element == 7 and bit_position == 3").site.item()
+    faulty = sites.with_fault(network, site)
+    before, after = np.array(network.layer("d2").weight), np.array(faulty.layer("d2").weight)
+    assert (before != after).sum() == 1 and before.ravel()[7] ^ after.ravel()[7] == 1 << 2
+    assert network.layer("d1").weight == faulty.layer("d1").weight
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["firmware score", "saturating accumulator", "batch normalization", "software score"],
+)
+def test_fast_campaign_equals_the_naive_loop_on_every_fault(kind):
+    options = {"firmware score": {}, "batch normalization": {"batchnorm": True},
+               # a narrow saturating accumulator: large flips can overflow it, and then the firmware order matters
+               "saturating accumulator": {"accum": fixed(22, 8, overflow="SAT")},
+               "software score": {"score": None}}[kind]
+    network = small_network(**options)
+    samples = {"background_test": events(700, 1), "signal": events(300, 2) + 2.0}
+    score_function = None
+    if kind == "software score":
+        def score_function(raw, outputs):
+            return np.tanh(outputs).sum(axis=1) + 0.01 * raw.sum(axis=1)
+    probe = FaultCampaign(network, samples, 0.0, score_function)
+    nominal = probe.nominal_scores()["background_test"]
+    threshold = float(np.quantile(nominal, 0.9))
+    # several chunks per sample; the score change measured on the first 400 background events
+    campaign = FaultCampaign(network, samples, threshold, score_function, chunk=256,
+                             score_events={"background_test": 400})
+    sites = np.arange(campaign.sites.n_sites)
+    if kind == "saturating accumulator":  # d1 can overflow its accumulator: its faults take the firmware-order path
+        exact = np.concatenate([g.exact for g in campaign._groups(sites) if hasattr(g, "exact")])
+        assert exact.any() and not exact.all()
+    fast, naive = campaign.run(sites), campaign.run_naive(sites)
+    assert fast.equals(naive)
+    assert (fast.score_changed > 0).any() and (fast.accepted != fast.nominal_accepted).any()  # faults that matter
+    assert fast.nominal_accepted[0] == int((nominal > threshold).sum())
+    assert fast.score_events.tolist() == [400, 0]
+    if kind in ("firmware score", "batch normalization"):  # the bound skips pairs whose decision cannot change
+        unpruned = FaultCampaign(network, samples, threshold, chunk=256, score_events={"background_test": 400},
+                                 prune=False).run(sites)
+        assert unpruned.equals(fast) and fast.pairs_run < unpruned.pairs_run
+
+
+def test_sample_size_follows_the_margin_and_the_population():
+    from l1ad.firmware.faults.report import sample_size
+
+    assert sample_size(10**9, 0.01, 0.95) == 9604  # 1.96**2 / 4 / 0.01**2, rounded up
+    assert sample_size(15120, 0.01, 0.95) == 5874  # finite-population correction
+    assert sample_size(100, 0.01, 0.95) == 99 and sample_size(3, 0.01, 0.95) == 3
+
+
+def test_classes_follow_their_stated_thresholds():
+    from l1ad.config import FaultsConfig
+    from l1ad.firmware.faults.campaign import CampaignResult
+    from l1ad.firmware.faults.report import fault_table
+
+    network = small_network()
+    sites = FaultSites(network)
+    # nominal: 10 of 1000 background events, 50 of 100 signal events; five made-up faults
+    accepted = np.array([[10, 50], [21, 50], [15, 50], [10, 40], [10, 20], [900, 100]])
+    result = CampaignResult(sites=np.arange(6), samples=["background_test", "sig"], n_events=np.array([1000, 100]),
+                            score_events=np.array([10, 0]), nominal_accepted=np.array([10, 50]), accepted=accepted,
+                            score_changed=np.zeros((6, 2), dtype=np.int64), abs_score_change_sum=np.zeros((6, 2)),
+                            max_abs_score_change=np.zeros((6, 2)))
+    cfg = FaultsConfig(rate_budget_khz=5000.0)
+    table = fault_table(result, sites, background="background_test", collision_rate_mhz=28.61, cfg=cfg)
+    # 2.1x rate: catastrophic; 1.5x: degrading; -10 % points of efficiency: degrading; -60 % of it: catastrophic
+    assert table.fault_class.tolist() == ["harmless", "catastrophic", "degrading", "degrading", "catastrophic",
+                                          "catastrophic"]
+    assert table.breaks_rate_budget.tolist() == [False, True, False, False, False, True]
+    assert table.rate_khz.iloc[5] == pytest.approx(900 / 1000 * 28610)
+    tight = fault_table(result, sites, background="background_test", collision_rate_mhz=28.61,
+                        cfg=FaultsConfig(rate_budget_khz=400.0))  # 15/1000 of 28.61 MHz = 429 kHz > 400
+    assert tight.breaks_rate_budget.tolist() == [False, True, True, False, False, True]
+
+
+@pytest.mark.slow
+def test_cli_campaign_writes_a_report_and_resumes(tiny_run, run_cli, tmp_path):
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from l1ad.firmware.faults.report import read_fault_report
+
+    root = tiny_run.paths.root
+    code, _, err = run_cli("-q", "faults", "-c", "tiny", "-o", root)
+    assert code == 0, err
+    directory = root / "faults" / tiny_run.cfg.model.run_label
+    report = read_fault_report(directory)
+    table = pd.read_csv(directory / "faults.csv")
+    assert report.campaign == "sampled" and len(table) == report.n_faults < report.n_sites
+    assert sum(s.n_faults for s in report.shares) == report.n_faults
+    assert all(s.share_lo <= s.share <= s.share_hi for s in report.shares)
+    assert report.nominal.background_events == 2000 and set(report.nominal.efficiencies) == set(
+        tiny_run.cfg.dataset.signals)
+    assert (directory / "sensitivity.png").stat().st_size > 0 and (directory / "rate_blowup.png").stat().st_size > 0
+    # interrupted after two shards: the rerun reuses them and gives the same outcomes
+    shards = sorted((directory / "shards").glob("shard_*.npz"))
+    assert len(shards) == -(-report.n_faults // 100)
+    for extra in shards[2:]:
+        extra.unlink()
+    shards[1].write_bytes(shards[1].read_bytes()[:100])  # one cut off mid-write
+    code, out, err = run_cli("faults", "-c", "tiny", "-o", root)
+    assert code == 0, err
+    assert f"1 of {len(shards)} shards reused" in out + err  # the cut-off one is computed again
+    again = pd.read_csv(directory / "faults.csv")
+    pd.testing.assert_frame_equal(table, again)
+    assert json.loads((directory / "fault_report.json").read_text())["shares"] == [
+        s.model_dump() for s in report.shares]
+    # bad input: one line each
+    code, _, err = run_cli("faults", "-c", "tiny", "-o", root, "--models", "nope")
+    assert code == 2 and "no bench model 'nope'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("faults", "-c", "tiny", "-o", tmp_path / "empty")
+    assert code == 2 and "l1ad firmware" in err and len(err.strip().splitlines()) == 1
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "faults"))
+    (copy / "firmware" / tiny_run.cfg.model.run_label / "network.json").write_text("{}")
+    code, _, err = run_cli("faults", "-c", "tiny", "-o", copy)
+    assert code == 2 and "network.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_model_without_a_fixed_point_network_is_refused():
+    from l1ad.firmware.faults.run import FaultCampaignError, nominal_working_point
+    from l1ad.firmware.hls import not_convertible_report
+
+    report = not_convertible_report("gmm", "a Gaussian mixture has no layers to convert")
+    with pytest.raises(FaultCampaignError, match="model 'gmm' has no fixed-point network to fault: .*Gaussian mixture"):
+        nominal_working_point(report)
