@@ -54,6 +54,7 @@ class CampaignResult:
     abs_score_change_sum: np.ndarray  # (faults, samples) float64, over the first score_events
     max_abs_score_change: np.ndarray  # (faults, samples) float64, over the first score_events
     pairs_run: int = 0  # (fault, event) pairs sent through the rest of the network (fast path)
+    seconds: float = 0.0  # compute time (of every shard, when run in shards)
 
     def equals(self, other: CampaignResult) -> bool:
         """Whether two campaigns agree exactly, fault by fault."""

@@ -93,7 +93,7 @@ class NominalPoint(StrictModel):
 
 
 class Timing(StrictModel):
-    seconds: float
+    seconds: float = Field(description="compute time of the campaign's shards (a resumed campaign counts each once)")
     faults_per_second: float
     events_per_second: float = Field(description="fault x event evaluations per second")
     pairs_run: int = Field(description="(fault, event) pairs sent through the rest of the network by the fast path")
@@ -153,7 +153,9 @@ def fault_table(result: CampaignResult, sites: FaultSites, *, background: str, c
         efficiency = result.accepted[:, s] / max(result.n_events[s], 1)
         table[f"efficiency_{name}"] = efficiency
         table[f"efficiency_change_{name}"] = efficiency - nominal
-        catastrophic |= efficiency < (1 - cfg.catastrophic_efficiency_loss) * nominal
+        # a lost fraction of a tiny efficiency is a handful of events: catastrophic needs a material loss too
+        catastrophic |= ((efficiency < (1 - cfg.catastrophic_efficiency_loss) * nominal)
+                         & (nominal - efficiency > cfg.degrading_efficiency_change))
         degrading |= np.abs(efficiency - nominal) > cfg.degrading_efficiency_change
     measured = int(result.score_events[b])
     table["score_changed_fraction"] = result.score_changed[:, b] / measured if measured else np.nan

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,11 +78,9 @@ def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: 
                     "population); intervals are Clopper-Pearson at that confidence")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     with progress_bar(len(sites), f"faults {network.model}", "fault",
                       bar_format="{l_bar}{bar}| {n:.0f}/{total} [{elapsed}<{remaining}]") as bar:
         result = run_in_shards(fault_campaign, sites, directory, cfg.shard_faults, progress=bar.update, log=log)
-    seconds = time.perf_counter() - started
     table = fault_table(result, fault_campaign.sites, background=BACKGROUND_TEST,
                         collision_rate_mhz=collision_rate_mhz if zero_bias else None, cfg=cfg)
     b = result.samples.index(BACKGROUND_TEST)
@@ -96,7 +93,8 @@ def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: 
                       for i, s in enumerate(result.samples) if s != BACKGROUND_TEST},
         signal_events={s: int(result.n_events[i]) for i, s in enumerate(result.samples) if s != BACKGROUND_TEST})
     report = build_report(table, result, model=network.model, campaign=campaign, n_sites=n_sites, sampling=sampling,
-                          cfg=cfg, nominal=nominal, seconds=seconds, network_file=firmware.emulation.network_file)
+                          cfg=cfg, nominal=nominal, seconds=result.seconds,
+                          network_file=firmware.emulation.network_file)
     with replacing(directory / FAULT_TABLE) as tmp:
         table.to_csv(tmp, index=False)
     write_json_model(directory / FAULT_REPORT, report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,9 +50,12 @@ def run_in_shards(campaign: FaultCampaign, sites: np.ndarray, directory: Path, s
         path = shard_dir / f"shard_{index:05d}.npz"
         part = _read_shard(path, chunk)
         if part is None:
+            started = time.perf_counter()
             part = campaign.run(chunk, progress=progress)
+            part.seconds = time.perf_counter() - started
             with replacing(path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, sites=part.sites, pairs_run=part.pairs_run, **{k: getattr(part, k) for k in FIELDS})
+                np.savez(f, sites=part.sites, pairs_run=part.pairs_run, seconds=part.seconds,
+                         **{k: getattr(part, k) for k in FIELDS})
         else:
             reused += 1
             if progress is not None:
@@ -63,7 +67,7 @@ def run_in_shards(campaign: FaultCampaign, sites: np.ndarray, directory: Path, s
     return CampaignResult(
         sites=np.asarray(sites, dtype=np.int64), samples=empty.samples, n_events=empty.n_events,
         score_events=empty.score_events, nominal_accepted=empty.nominal_accepted,
-        pairs_run=sum(p.pairs_run for p in parts),
+        pairs_run=sum(p.pairs_run for p in parts), seconds=sum(p.seconds for p in parts),
         **{k: np.concatenate([getattr(empty, k), *(getattr(p, k) for p in parts)]) for k in FIELDS})
 
 
@@ -75,8 +79,8 @@ def _read_shard(path: Path, sites: np.ndarray) -> CampaignResult | None:
             if not np.array_equal(data["sites"], sites):
                 return None
             arrays = {k: data[k] for k in FIELDS}
-            pairs = int(data["pairs_run"])
+            pairs, seconds = int(data["pairs_run"]), float(data["seconds"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # cut off by a crash: compute it again
         return None
     return CampaignResult(sites=sites, samples=[], n_events=np.empty(0), score_events=np.empty(0),
-                          nominal_accepted=np.empty(0), pairs_run=pairs, **arrays)
+                          nominal_accepted=np.empty(0), pairs_run=pairs, seconds=seconds, **arrays)

@@ -218,7 +218,8 @@ class FaultsConfig(StrictModel):
     rate_budget_khz: float = Field(100.0, gt=0, description="catastrophic: the faulted trigger alone accepts more "
                                    "than this (zero-bias data; the whole Level-1 accept budget by default)")
     catastrophic_efficiency_loss: float = Field(0.5, gt=0, le=1, description="catastrophic: a signal loses more than "
-                                                "this fraction of its efficiency")
+                                                "this fraction of its efficiency (and more than "
+                                                "degrading_efficiency_change of it)")
     degrading_rate_change: float = Field(0.1, gt=0, description="degrading: the rate changes by more than this "
                                          "fraction")
     degrading_efficiency_change: float = Field(0.01, gt=0, le=1, description="degrading: a signal's efficiency "
