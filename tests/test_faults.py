@@ -174,6 +174,8 @@ def test_cli_campaign_writes_a_report_and_resumes(tiny_run, run_cli, tmp_path):
     assert report.nominal.background_events == 2000 and set(report.nominal.efficiencies) == set(
         tiny_run.cfg.dataset.signals)
     assert (directory / "sensitivity.png").stat().st_size > 0 and (directory / "rate_blowup.png").stat().st_size > 0
+    # the tiny dense AE's score is computed in software (tanh decoding): no surrogate, and the report says why
+    assert not report.rankings and report.ranking_note.startswith("no rankings: the surrogate needs a firmware")
     # interrupted after two shards: the rerun reuses them and gives the same outcomes
     shards = sorted((directory / "shards").glob("shard_*.npz"))
     assert len(shards) == -(-report.n_faults // 100)
@@ -206,3 +208,65 @@ def test_a_model_without_a_fixed_point_network_is_refused():
     report = not_convertible_report("gmm", "a Gaussian mixture has no layers to convert")
     with pytest.raises(FaultCampaignError, match="model 'gmm' has no fixed-point network to fault: .*Gaussian mixture"):
         nominal_working_point(report)
+
+
+def test_surrogate_gradient_and_hessian_match_finite_differences():
+    from l1ad.firmware.faults.ranking import Surrogate, _flat, _unflat
+
+    surrogate = Surrogate(small_network())
+    x = events(200)
+    rng = np.random.default_rng(3)
+    # quantized weights put some pre-activations exactly at a ReLU's kink (a zero bias on a zero input): move the
+    # point off the kinks, where the derivatives exist
+    surrogate.params = params = [p + rng.normal(0, 1e-3, p.shape) for p in surrogate.params]
+
+    def loss(p):
+        h = x
+        for kind, index in surrogate.steps[:-1]:
+            h = h @ p[index] + p[index + 1] if kind == "dense" else np.maximum(h, 0.0)
+        return (h**2).sum(axis=1).mean()
+
+    flat = _flat(params)
+    g = _flat(surrogate.gradient(params, x))
+    for i in rng.choice(len(flat), 8, replace=False):
+        step = np.zeros_like(flat)
+        step[i] = 1e-6
+        numeric = (loss(_unflat(flat + step, params)) - loss(_unflat(flat - step, params))) / 2e-6
+        assert g[i] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+    v = rng.normal(size=len(flat))
+    hv = _flat(surrogate.hessian_vector(x, _unflat(v, params)))
+    step = 1e-7  # small enough that no ReLU changes state: the gradient is then linear along v
+    numeric = (_flat(surrogate.gradient(_unflat(flat + step * v, params), x))
+               - _flat(surrogate.gradient(_unflat(flat - step * v, params), x))) / (2 * step)
+    assert np.allclose(hv, numeric, rtol=1e-4, atol=1e-6 * np.abs(hv).max())
+    u = rng.normal(size=len(flat))  # and it is symmetric: u.Hv == v.Hu
+    assert u @ hv == pytest.approx(v @ _flat(surrogate.hessian_vector(x, _unflat(u, params))), rel=1e-9)
+
+
+def test_ranking_scores_against_oracle_and_random():
+    from l1ad.firmware.faults.ranking import score_ranking
+
+    harmful = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0], dtype=bool)
+    perfect = score_ranking("perfect", -np.arange(10.0), harmful)
+    assert perfect.recall_at_n_catastrophic == 1.0 and perfect.normalized_area == pytest.approx(1.0)
+    worst = score_ranking("worst", np.arange(10.0), harmful)
+    assert worst.recall_at_n_catastrophic == 0.0 and worst.normalized_area < 0
+    half = score_ranking("half", np.array([9, 1.5, 8, 1, 1, 1, 1, 1, 1, 1.0]), harmful)  # caught 1st and 3rd
+    assert half.recall_at_n_catastrophic == 0.5 and 0 < half.normalized_area < 1
+    assert half.curve_caught[-1] == 1.0 and half.curve_k[-1] == 10
+
+
+def test_protection_counts_removed_faults_and_their_cost():
+    import pandas as pd
+
+    from l1ad.config.parts import find_part
+    from l1ad.firmware.faults.report import protection_points
+
+    classes = ["catastrophic"] * 10 + ["harmless"] * 90
+    table = pd.DataFrame({"fault_class": classes})
+    score = np.r_[np.zeros(10), np.arange(1, 91.0)]  # a ranking that puts every catastrophic fault last
+    points = {(p.ranking, p.bits): p for p in protection_points(table, {"backwards": score}, find_part("VU13P"))}
+    assert points[("oracle", 10)].catastrophic_removed == 1.0 and points[("oracle", 1)].catastrophic_removed == 0.1
+    assert points[("backwards", 20)].catastrophic_removed == 0.0
+    assert points[("backwards", 10)].added_ff == 20 and points[("backwards", 10)].added_lut == 10
+    assert points[("oracle", 20)].added_lut_percent == pytest.approx(100 * 20 / 1_728_000)

@@ -20,6 +20,7 @@ from l1ad.config import FaultsConfig
 from l1ad.config.base import StrictModel
 from l1ad.files import read_json_model
 from l1ad.firmware.faults.campaign import CampaignResult
+from l1ad.firmware.faults.ranking import RankingScore
 from l1ad.firmware.faults.sites import FaultSites
 
 FAULT_REPORT = "fault_report.json"
@@ -92,6 +93,43 @@ class NominalPoint(StrictModel):
     signal_events: dict[str, int]
 
 
+class ProtectionPoint(StrictModel):
+    """Triplicating the top bits of a ranking: what it removes and what it costs."""
+
+    ranking: str
+    bits: int
+    share_of_bits: float
+    catastrophic_removed: float = Field(description="share of the campaign's catastrophic faults among those bits")
+    added_lut: int
+    added_ff: int
+    added_lut_percent: float = Field(description="of the FPGA part")
+    added_ff_percent: float
+
+
+PROTECTION_COST = ("triple modular redundancy of a weight or bias bit held in a register: 2 more flip-flops and one "
+                   "LUT as majority voter per protected bit (a model, not synthesized); hls4ml folds constant weights "
+                   "into logic, so this is the cost for weights in configuration registers")
+PROTECTED_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def protection_points(table: pd.DataFrame, rankings: dict[str, np.ndarray], part) -> list[ProtectionPoint]:
+    """For the oracle (the campaign's own order) and each ranking: the catastrophic faults removed by protecting its
+    top 1, 2, 5, 10, 20 % of bits, and the added LUTs and FFs (PROTECTION_COST) as counts and % of ``part``."""
+    harmful = table.fault_class.to_numpy() == "catastrophic"
+    total = max(int(harmful.sum()), 1)
+    orders = {"oracle": np.argsort(~harmful, kind="stable")}
+    orders |= {name: np.argsort(-score, kind="stable") for name, score in rankings.items()}
+    points = []
+    for name, order in orders.items():
+        for share in PROTECTED_SHARES:
+            bits = max(1, round(share * len(table)))
+            removed = int(harmful[order[:bits]].sum())
+            points.append(ProtectionPoint(ranking=name, bits=bits, share_of_bits=bits / len(table),
+                                          catastrophic_removed=removed / total, added_lut=bits, added_ff=2 * bits,
+                                          added_lut_percent=100 * bits / part.lut, added_ff_percent=200 * bits / part.ff))
+    return points
+
+
 class Timing(StrictModel):
     seconds: float = Field(description="compute time of the campaign's shards (a resumed campaign counts each once)")
     faults_per_second: float
@@ -120,6 +158,13 @@ class FaultReport(StrictModel):
     sensitivity: list[Sensitivity]
     worst: list[WorstFault] = Field(description="the faults with the largest rate blow-up (then efficiency loss)")
     timing: Timing
+    rankings: list[RankingScore] = Field(default_factory=list, description="each ranking scored against this "
+                                         "campaign's catastrophic faults")
+    ranking_note: str = Field("", description="how the rankings were computed, or why there are none")
+    hessian_trace: float | None = None
+    hessian_top_eigenvalues: list[float] = Field(default_factory=list)
+    protection: list[ProtectionPoint] = Field(default_factory=list)
+    protection_cost: str = PROTECTION_COST
     table_file: str = FAULT_TABLE
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
@@ -174,7 +219,9 @@ def _share(name: str, k: int, n: int, interval: bool, confidence: float) -> Clas
 
 def build_report(table: pd.DataFrame, result: CampaignResult, *, model: str, campaign: str, n_sites: int,
                  sampling: str | None, cfg: FaultsConfig, nominal: NominalPoint, seconds: float,
-                 network_file: str, n_worst: int = 20) -> FaultReport:
+                 network_file: str, n_worst: int = 20, **rankings) -> FaultReport:
+    """The report of a campaign's table; ``rankings``: the ranking fields (rankings, ranking_note, hessian_trace,
+    hessian_top_eigenvalues, protection)."""
     n = len(table)
     sampled = campaign == "sampled"
     shares = [_share(c, int((table.fault_class == c).sum()), n, sampled, cfg.confidence) for c in CLASSES]
@@ -201,7 +248,7 @@ def build_report(table: pd.DataFrame, result: CampaignResult, *, model: str, cam
                     events_per_second=evaluations / max(seconds, 1e-9), pairs_run=result.pairs_run)
     return FaultReport(model=model, campaign=campaign, network_file=network_file, n_sites=n_sites, n_faults=n,
                        sampling=sampling, settings=cfg, nominal=nominal, shares=shares, rate_budget_broken=budget,
-                       sensitivity=sensitivity, worst=worst, timing=timing)
+                       sensitivity=sensitivity, worst=worst, timing=timing, **rankings)
 
 
 def plot_fault_report(table: pd.DataFrame, report: FaultReport, directory: Path) -> list[Path]:
@@ -247,4 +294,21 @@ def plot_fault_report(table: pd.DataFrame, report: FaultReport, directory: Path)
     paths.append(directory / "rate_blowup.png")
     fig.savefig(paths[1], dpi=110)
     plt.close(fig)
+    if report.rankings:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        n = report.n_faults
+        k = np.arange(1, n + 1)
+        total = max(sum(s.n_faults for s in report.shares if s.name == "catastrophic"), 1)
+        ax.plot(k / n, np.minimum(k, total) / total, color="k", label="oracle (the campaign's order)")
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", label="random")
+        for r in report.rankings:
+            ax.plot(np.array(r.curve_k) / n, r.curve_caught, label=f"{r.name} (area {r.normalized_area:.2f})")
+        ax.set_xlabel("share of bits, most sensitive first by the ranking")
+        ax.set_ylabel("share of catastrophic faults caught")
+        ax.set_title(f"{report.model}: bit rankings against the {report.campaign} campaign", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(directory / "ranking_quality.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
     return paths

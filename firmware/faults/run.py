@@ -9,9 +9,11 @@ import numpy as np
 
 from l1ad.benchmark.evaluation.report import BACKGROUND_TEST
 from l1ad.config import FaultsConfig
+from l1ad.config.parts import find_part
 from l1ad.errors import L1adError
 from l1ad.files import replacing, write_json_model
 from l1ad.firmware.faults.campaign import FaultCampaign, ScoreFunction
+from l1ad.firmware.faults.ranking import rank_sites, score_ranking
 from l1ad.firmware.faults.report import (
     FAULT_REPORT,
     FAULT_TABLE,
@@ -20,6 +22,7 @@ from l1ad.firmware.faults.report import (
     build_report,
     fault_table,
     plot_fault_report,
+    protection_points,
     sample_size,
 )
 from l1ad.firmware.faults.shards import run_in_shards
@@ -92,9 +95,26 @@ def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: 
         efficiencies={s: int(result.nominal_accepted[i]) / max(int(result.n_events[i]), 1)
                       for i, s in enumerate(result.samples) if s != BACKGROUND_TEST},
         signal_events={s: int(result.n_events[i]) for i, s in enumerate(result.samples) if s != BACKGROUND_TEST})
+    background = samples[BACKGROUND_TEST][:cfg.ranking_events]
+    ranked: dict = {}
+    try:
+        scores, hessian = rank_sites(network, fault_campaign.sites, result.sites, background, seed=seed)
+    except ValueError as reason:
+        ranked["ranking_note"] = f"no rankings: {reason}"
+    else:
+        harmful = table.fault_class.to_numpy() == "catastrophic"
+        for name, score in scores.items():
+            table[f"rank_score_{name}"] = score
+        part = find_part(firmware.firmware.part) if firmware.firmware is not None else None
+        ranked = dict(
+            rankings=[score_ranking(name, score, harmful) for name, score in scores.items()],
+            ranking_note=(f"float surrogate of the firmware network (fixed-point weights as values) and its mean score "
+                          f"over the first {len(background)} background events"),
+            hessian_trace=hessian["hessian_trace"], hessian_top_eigenvalues=hessian["hessian_top_eigenvalues"],
+            protection=protection_points(table, scores, part) if part is not None else [])
     report = build_report(table, result, model=network.model, campaign=campaign, n_sites=n_sites, sampling=sampling,
                           cfg=cfg, nominal=nominal, seconds=result.seconds,
-                          network_file=firmware.emulation.network_file)
+                          network_file=firmware.emulation.network_file, **ranked)
     with replacing(directory / FAULT_TABLE) as tmp:
         table.to_csv(tmp, index=False)
     write_json_model(directory / FAULT_REPORT, report)

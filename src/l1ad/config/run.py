@@ -224,6 +224,8 @@ class FaultsConfig(StrictModel):
                                          "fraction")
     degrading_efficiency_change: float = Field(0.01, gt=0, le=1, description="degrading: a signal's efficiency "
                                                "changes by more than this (absolute)")
+    ranking_events: int = Field(20_000, ge=1, le=10_000_000, description="background events (the first N) the bit "
+                                "rankings' gradients and Hessian are computed on")
     shard_faults: int = Field(2_000, ge=1, le=10_000_000, description="faults per shard: a campaign resumes from "
                               "its finished shards")
 

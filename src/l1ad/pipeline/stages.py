@@ -405,8 +405,10 @@ def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | 
             mlflow.log_metrics({f"faults.share.{s.name}": s.share for s in report.shares}
                                | {"faults.rate_budget_broken": report.rate_budget_broken.share,
                                   "faults.n_faults": report.n_faults, "faults.seconds": report.timing.seconds})
-            for name in (FAULT_REPORT, FAULT_TABLE, "sensitivity.png", "rate_blowup.png"):
-                mlflow.log_artifact(str(stage.paths.faults / name), artifact_path="faults")
+            for name in (FAULT_REPORT, FAULT_TABLE, "sensitivity.png", "rate_blowup.png", "ranking_quality.png"):
+                if (stage.paths.faults / name).is_file():  # no ranking plot for a network without a surrogate
+                    mlflow.log_artifact(str(stage.paths.faults / name), artifact_path="faults")
+            mlflow.log_metrics({f"faults.ranking_area.{r.name}": r.normalized_area for r in report.rankings})
         shares = ", ".join(f"{s.name} {s.share:.2%} [{s.share_lo:.2%}, {s.share_hi:.2%}]" for s in report.shares)
         stage.log(f"faults: {label}: {report.n_faults} of {report.n_sites} single-bit faults ({report.campaign}) at "
                   f"{report.nominal.label}: {shares}")
