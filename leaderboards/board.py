@@ -18,6 +18,7 @@ from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.errors import StageOutputError
 from l1ad.files import locked, read_json_model, write_text_atomic
+from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.report import FirmwareReport
 from l1ad.markup import markdown_cell
 
@@ -62,6 +63,19 @@ class FirmwareFigures(StrictModel):
     bit_exact: str = Field(description="RTL simulation against the emulator, e.g. '10000/10000 identical'")
 
 
+class FaultFigures(StrictModel):
+    """The model's single-bit fault campaign (the fault report's), as the board shows it."""
+
+    campaign: Literal["exhaustive", "sampled"]
+    n_faults: int = Field(ge=0)
+    n_sites: int = Field(ge=0)
+    rate_budget_broken: float = Field(ge=0, le=1, description="share of single-bit faults after which the rate more "
+                                      "than doubles or exceeds the rate budget")
+    rate_budget_broken_lo: float = Field(ge=0, le=1)
+    rate_budget_broken_hi: float = Field(ge=0, le=1)
+    rule: str = Field(description="the rate-budget rule")
+
+
 class EntryProvenance(StrictModel):
     l1ad_version: str
     git_commit: str | None
@@ -97,6 +111,8 @@ class Entry(StrictModel):
     firmware_decision_mismatch: float | None = Field(description="fraction of background+signal test events, at rate_khz")
     firmware_source: str
     firmware: FirmwareFigures | None = Field(None, description="latency and resources; None if not synthesized")
+    faults: FaultFigures | None = Field(None, description="single-bit fault robustness; None if 'l1ad faults' did "
+                                        "not run on this model's firmware")
     provenance: EntryProvenance
 
     @property
@@ -118,8 +134,9 @@ class Board(StrictModel):
 
 
 def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, *, submitter: str,
-                       provenance: EntryProvenance) -> Entry:
-    """The leaderboard entry of an evaluated model at its headline working point (a trigger rate).
+                       provenance: EntryProvenance, faults: FaultReport | None = None) -> Entry:
+    """The leaderboard entry of an evaluated model at its headline working point (a trigger rate); ``faults``: its
+    fault report, if a campaign ran on this firmware.
 
     Raises
     ------
@@ -158,6 +175,11 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
         firmware_decision_mismatch=mismatch[0] / mismatch[1] if mismatch and mismatch[1] else None,
         firmware_source=firmware.source if firmware is not None else "not run",
         firmware=_firmware_figures(firmware), provenance=provenance,
+        faults=None if faults is None else FaultFigures(
+            campaign=faults.campaign, n_faults=faults.n_faults, n_sites=faults.n_sites,
+            rate_budget_broken=faults.rate_budget_broken.share, rate_budget_broken_lo=faults.rate_budget_broken.share_lo,
+            rate_budget_broken_hi=faults.rate_budget_broken.share_hi,
+            rule=f"rate x {faults.settings.catastrophic_rate_factor:g} or > {faults.settings.rate_budget_khz:g} kHz"),
     )
 
 
@@ -226,7 +248,8 @@ def render_markdown(entries: list[Entry]) -> str:
         "whose trigger decision differs between the Keras model and the hls4ml bit-accurate C++ model; the firmware-exact "
         "efficiency (fw) takes decisions and threshold from the bit-exact fixed-point emulator; latency and LUTs are "
         "from the open-source RTL path (da4ml pipeline stages x clock period, yosys synth_xilinx cell counts; timing "
-        "closure is not checked).",
+        "closure is not checked). Faults over budget: the share of single-bit weight and bias flips after which the "
+        "rate at the same threshold more than doubles or exceeds the Level-1 budget ('l1ad faults'; n/a: not run).",
         "",
     ]
     groups: dict[tuple[str, str], list[Entry]] = {}
@@ -244,8 +267,8 @@ def render_markdown(entries: list[Entry]) -> str:
             "| # | model | submitter | "
             + " | ".join(f"{markdown_cell(s)} eff. | {markdown_cell(s)} pure eff." for s in signals)
             + " | mean AUC | achieved rate [kHz] | unique rate [kHz] | firmware mismatch | latency [ns] | LUT | DSP"
-            + " | config |",
-            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|---|---|---|",
+            + " | faults over budget | config |",
+            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|---|---|---|---|",
         ]
         for rank, e in enumerate(group, 1):
             cells = []
@@ -266,9 +289,12 @@ def render_markdown(entries: list[Entry]) -> str:
             latency = "n/a" if f is None else f"{f.latency_ns:.1f}"
             lut = "n/a" if f is None else f"{f.lut:,} ({f.lut_percent:.2f} %)"
             dsp = "n/a" if f is None else str(f.dsp)
+            q = e.faults
+            faults = ("n/a" if q is None else f"{q.rate_budget_broken:.2%} [{q.rate_budget_broken_lo:.2%}, "
+                      f"{q.rate_budget_broken_hi:.2%}] ({q.campaign})")
             lines.append(
                 f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp}"
+                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp} | {faults}"
                 + f" | {markdown_cell(e.provenance.config_digest)} |"
             )
         lines.append("")

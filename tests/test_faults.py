@@ -189,6 +189,13 @@ def test_cli_campaign_writes_a_report_and_resumes(tiny_run, run_cli, tmp_path):
     pd.testing.assert_frame_equal(table, again)
     assert json.loads((directory / "fault_report.json").read_text())["shares"] == [
         s.model_dump() for s in report.shares]
+    # the leaderboard shows the share that breaks the rate budget
+    code, _, err = run_cli("-q", "leaderboard", "-c", "tiny", "-o", root, "--board", tmp_path / "board")
+    assert code == 0, err
+    entry = json.loads((tmp_path / "board" / "board.json").read_text())["entries"][0]
+    assert entry["faults"]["rate_budget_broken"] == report.rate_budget_broken.share
+    assert entry["faults"]["campaign"] == "sampled" and entry["faults"]["n_faults"] == report.n_faults
+    assert f"{report.rate_budget_broken.share:.2%} [" in (tmp_path / "board" / "LEADERBOARD.md").read_text()
     # bad input: one line each
     code, _, err = run_cli("faults", "-c", "tiny", "-o", root, "--models", "nope")
     assert code == 2 and "no bench model 'nope'" in err and len(err.strip().splitlines()) == 1

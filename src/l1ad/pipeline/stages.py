@@ -420,6 +420,24 @@ def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | 
     return reports
 
 
+def current_fault_report(ctx: RunContext, firmware_report: FirmwareReport | None) -> FaultReport | None:
+    """The model's fault report if 'l1ad faults' ran on its current firmware (same network file and threshold)."""
+    from l1ad.firmware.faults.report import FAULT_REPORT, read_fault_report
+    from l1ad.firmware.faults.run import FaultCampaignError, nominal_working_point
+
+    if firmware_report is None or not (ctx.paths.faults / FAULT_REPORT).is_file():
+        return None
+    try:
+        _, _, threshold, _ = nominal_working_point(firmware_report)
+    except FaultCampaignError:
+        return None
+    report = read_fault_report(ctx.paths.faults)
+    if report.nominal.threshold != threshold or report.model != firmware_report.model:
+        ctx.log(f"leaderboard: {ctx.paths.faults / FAULT_REPORT} is of an earlier firmware build; re-run 'l1ad faults'")
+        return None
+    return report
+
+
 def open_firmware_report(ctx: RunContext) -> FirmwareReport | None:
     """The run's firmware report, or None if the firmware stage has not run."""
     if not (ctx.paths.firmware / FIRMWARE_REPORT).is_file():
@@ -466,7 +484,8 @@ def leaderboard(ctx: RunContext, metrics: MetricsReport, firmware_report: Firmwa
         n_background_test=head.n_background, efficiency_source=metrics.source,
         date=datetime.now(UTC).date().isoformat(),
     )
-    entry = entry_from_reports(metrics, firmware_report, submitter=cfg.leaderboard.submitter, provenance=provenance)
+    entry = entry_from_reports(metrics, firmware_report, submitter=cfg.leaderboard.submitter, provenance=provenance,
+                               faults=current_fault_report(ctx, firmware_report))
     directory = Path(board_dir or cfg.leaderboard.directory or ctx.paths.root / "leaderboards")
     with ctx.stage_run("leaderboard"):
         entries = submit(directory, entry)
