@@ -277,3 +277,16 @@ def test_protection_counts_removed_faults_and_their_cost():
     assert points[("backwards", 20)].catastrophic_removed == 0.0
     assert points[("backwards", 10)].added_ff == 20 and points[("backwards", 10)].added_lut == 10
     assert points[("oracle", 20)].added_lut_percent == pytest.approx(100 * 20 / 1_728_000)
+
+
+@pytest.mark.slow
+def test_shards_on_dask_workers_give_the_same_campaign(tmp_path):
+    from l1ad.benchmark.datasets.parallel import Execution
+    from l1ad.firmware.faults.shards import run_in_shards
+
+    network = small_network()
+    campaign = FaultCampaign(network, {"background_test": events(500)}, 1.0, score_events={"background_test": 100})
+    sites = np.arange(campaign.sites.n_sites)
+    local = campaign.run(sites)
+    sharded = run_in_shards(campaign, sites, tmp_path, 200, execution=Execution(workers=2))
+    assert sharded.equals(local) and len(list((tmp_path / "shards").glob("shard_*.npz"))) == 4

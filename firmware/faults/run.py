@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ad.benchmark.datasets.parallel import Execution
 from l1ad.benchmark.evaluation.report import BACKGROUND_TEST
 from l1ad.config import FaultsConfig
 from l1ad.config.parts import find_part
@@ -49,7 +50,7 @@ def nominal_working_point(firmware: FirmwareReport) -> tuple[str, str, float, bo
 
 def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: dict[str, np.ndarray],
                        cfg: FaultsConfig, directory: Path, *, campaign: str, seed: int, collision_rate_mhz: float,
-                       score_function: ScoreFunction | None = None,
+                       score_function: ScoreFunction | None = None, execution: Execution | None = None,
                        log: Callable[[str], None] = print) -> FaultReport:
     """Run the campaign and write ``fault_report.json``, ``faults.csv`` and the plots into ``directory``.
 
@@ -63,6 +64,8 @@ def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: 
         "exhaustive" (every site) or "sampled" (sized by ``cfg.margin`` and ``cfg.confidence``, drawn with ``seed``).
     score_function
         The software score for a network without a firmware score layer.
+    execution
+        Dask workers to run the shards on (None: in this process).
     """
     working_point, label, threshold, zero_bias = nominal_working_point(firmware)
     samples = {BACKGROUND_TEST: inputs[BACKGROUND_TEST][:cfg.background_events],
@@ -83,7 +86,8 @@ def run_fault_campaign(network: FixedNetwork, firmware: FirmwareReport, inputs: 
     directory.mkdir(parents=True, exist_ok=True)
     with progress_bar(len(sites), f"faults {network.model}", "fault",
                       bar_format="{l_bar}{bar}| {n:.0f}/{total} [{elapsed}<{remaining}]") as bar:
-        result = run_in_shards(fault_campaign, sites, directory, cfg.shard_faults, progress=bar.update, log=log)
+        result = run_in_shards(fault_campaign, sites, directory, cfg.shard_faults, progress=bar.update, log=log,
+                               execution=execution)
     table = fault_table(result, fault_campaign.sites, background=BACKGROUND_TEST,
                         collision_rate_mhz=collision_rate_mhz if zero_bias else None, cfg=cfg)
     b = result.samples.index(BACKGROUND_TEST)

@@ -12,10 +12,12 @@ import shutil
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from l1ad.benchmark.datasets.parallel import Execution, executor
 from l1ad.files import replacing
 from l1ad.firmware.faults.campaign import CampaignResult, FaultCampaign
 
@@ -34,9 +36,10 @@ def campaign_key(campaign: FaultCampaign, sites: np.ndarray) -> str:
 
 
 def run_in_shards(campaign: FaultCampaign, sites: np.ndarray, directory: Path, shard_faults: int,
-                  progress: Callable[[float], None] | None = None, log: Callable[[str], None] = lambda _: None
-                  ) -> CampaignResult:
-    """The fast campaign over ``sites`` shard by shard, reusing the shards an earlier run of the same campaign left."""
+                  progress: Callable[[float], None] | None = None, log: Callable[[str], None] = lambda _: None,
+                  execution: Execution | None = None) -> CampaignResult:
+    """The fast campaign over ``sites`` shard by shard, reusing the shards an earlier run of the same campaign left;
+    with ``execution`` (Dask workers), the missing shards run in parallel, each worker writing its own shard files."""
     shard_dir = Path(directory) / "shards"
     key = campaign_key(campaign, sites)
     key_file = shard_dir / "campaign.key"
@@ -44,31 +47,51 @@ def run_in_shards(campaign: FaultCampaign, sites: np.ndarray, directory: Path, s
         shutil.rmtree(shard_dir)  # another campaign's shards
     shard_dir.mkdir(parents=True, exist_ok=True)
     key_file.write_text(key + "\n")
-    parts, reused = [], 0
-    for index, first in enumerate(range(0, len(sites), shard_faults)):
-        chunk = sites[first:first + shard_faults]
-        path = shard_dir / f"shard_{index:05d}.npz"
-        part = _read_shard(path, chunk)
-        if part is None:
-            started = time.perf_counter()
-            part = campaign.run(chunk, progress=progress)
-            part.seconds = time.perf_counter() - started
-            with replacing(path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, sites=part.sites, pairs_run=part.pairs_run, seconds=part.seconds,
-                         **{k: getattr(part, k) for k in FIELDS})
-        else:
-            reused += 1
+    jobs = [_ShardJob(shard_dir / f"shard_{index:05d}.npz", sites[first:first + shard_faults])
+            for index, first in enumerate(range(0, len(sites), shard_faults))]
+    found: dict[Path, CampaignResult] = {}
+    for job in jobs:
+        part = _read_shard(job.path, job.sites)
+        if part is not None:
+            found[job.path] = part
             if progress is not None:
-                progress(len(chunk))
-        parts.append(part)
-    if reused:
-        log(f"faults: {reused} of {len(parts)} shards reused from an interrupted run of the same campaign")
+                progress(len(job.sites))
+    if found:
+        log(f"faults: {len(found)} of {len(jobs)} shards reused from an interrupted run of the same campaign")
+    missing = [job for job in jobs if job.path not in found]
+    parallel = execution is not None and (execution.workers > 0 or execution.scheduler) and len(missing) > 1
+    if parallel:
+        with executor(execution) as ex:
+            done = ex.run(_run_shard, missing, shared=campaign,
+                          on_done=(lambda job: progress(len(job.sites))) if progress is not None else None)
+    else:
+        done = [_run_shard(job, campaign, progress) for job in missing]
+    found.update({job.path: part for job, part in zip(missing, done, strict=True)})
+    parts = [found[job.path] for job in jobs]
     empty = campaign.empty_result()
     return CampaignResult(
         sites=np.asarray(sites, dtype=np.int64), samples=empty.samples, n_events=empty.n_events,
         score_events=empty.score_events, nominal_accepted=empty.nominal_accepted,
         pairs_run=sum(p.pairs_run for p in parts), seconds=sum(p.seconds for p in parts),
         **{k: np.concatenate([getattr(empty, k), *(getattr(p, k) for p in parts)]) for k in FIELDS})
+
+
+@dataclass(frozen=True)
+class _ShardJob:
+    path: Path
+    sites: np.ndarray
+
+
+def _run_shard(job: _ShardJob, campaign: FaultCampaign, progress: Callable[[float], None] | None = None
+               ) -> CampaignResult:
+    """One shard, written atomically when done (on a Dask worker too: the shard directory is shared)."""
+    started = time.perf_counter()
+    part = campaign.run(job.sites, progress=progress)
+    part.seconds = time.perf_counter() - started
+    with replacing(job.path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, sites=part.sites, pairs_run=part.pairs_run, seconds=part.seconds,
+                 **{k: getattr(part, k) for k in FIELDS})
+    return part
 
 
 def _read_shard(path: Path, sites: np.ndarray) -> CampaignResult | None:

@@ -17,7 +17,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, generates: bool = Fals
     parser.add_argument("--size", default=None, choices=SIZES, help="size of the standard dataset")
     if generates:
         parser.add_argument("--workers", type=_workers, default=None,
-                            help="local Dask worker processes for generation (default: one per core; 0: no Dask)")
+                            help="local Dask worker processes for generation and fault campaigns (default: one per "
+                                 "core; 0: no Dask)")
         parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (e.g. tcp://host:8786)")
 
 

@@ -20,7 +20,7 @@ COMMANDS = {
 def add_parsers(sub) -> None:
     for name, text in COMMANDS.items():
         stage = sub.add_parser(name, help=text, description=text)
-        add_run_arguments(stage, generates=name == "run")
+        add_run_arguments(stage, generates=name in ("run", "faults"))
         if name == "evaluate":
             stage.add_argument("--other-dataset", action="store_true",
                                help="evaluate a model trained on another dataset (the result stays off the leaderboard)")

@@ -400,7 +400,9 @@ def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | 
             report = run_fault_campaign(network, firmware_report, evaluation.network_inputs, cfg.faults,
                                         stage.paths.faults, campaign=chosen, seed=cfg.seed,
                                         collision_rate_mhz=cfg.evaluation.collision_rate_mhz,
-                                        score_function=score_function, log=stage.log)
+                                        score_function=score_function, log=stage.log,
+                                        # a software score needs the trained model: such campaigns stay in-process
+                                        execution=stage.execution if score_function is None else None)
             mlflow.log_params(flatten_params({"faults": cfg.faults.model_dump(), "faults.campaign_run": chosen}))
             mlflow.log_metrics({f"faults.share.{s.name}": s.share for s in report.shares}
                                | {"faults.rate_budget_broken": report.rate_budget_broken.share,
