@@ -85,12 +85,8 @@ class _Tally:
         changed &= measured
         rows, delta = rows[changed], delta[changed]
         self.changed[:, sample] += np.bincount(rows, minlength=n)
-        column = self.abs_sum[:, sample].copy()
-        np.add.at(column, rows, delta)  # sequential, in event order: the same sum as the naive path's
-        self.abs_sum[:, sample] = column
-        peak = self.abs_max[:, sample].copy()
-        np.maximum.at(peak, rows, delta)
-        self.abs_max[:, sample] = peak
+        np.add.at(self.abs_sum[:, sample], rows, delta)  # sequential, in event order: the naive path's sum
+        np.maximum.at(self.abs_max[:, sample], rows, delta)
 
 
 class FaultCampaign:
@@ -121,6 +117,7 @@ class FaultCampaign:
         self.score_events = ({name: int(score_events) for name in self.samples} if isinstance(score_events, int)
                              else {name: int(score_events.get(name, 0)) for name in self.samples})
         self.prune = prune
+        self._nominal: dict[str, np.ndarray] | None = None
         self._readers = [set(layer_inputs(layer)) for layer in network.layers]
         self._index = {layer.name: index for index, layer in enumerate(network.layers)}
         # what the score needs besides the layers after a fault: the outputs (software score) or the score layer
@@ -134,12 +131,13 @@ class FaultCampaign:
         return np.asarray(self.score_function(raw, outputs), dtype=np.float64)
 
     def nominal_scores(self) -> dict[str, np.ndarray]:
-        """The fault-free network's scores of every sample."""
-        out = {}
-        for name, x in self.samples.items():
-            out[name] = np.concatenate([self._score(self.net.layer_values(x[s:s + self.chunk]), x[s:s + self.chunk])
-                                        for s in range(0, len(x), self.chunk)]) if len(x) else np.empty(0)
-        return out
+        """The fault-free network's scores of every sample (computed once: every shard of a campaign needs them)."""
+        if self._nominal is None:
+            self._nominal = {
+                name: np.concatenate([self._score(self.net.layer_values(x[s:s + self.chunk]), x[s:s + self.chunk])
+                                      for s in range(0, len(x), self.chunk)]) if len(x) else np.empty(0)
+                for name, x in self.samples.items()}
+        return self._nominal
 
     def _result(self, sites: np.ndarray, tally: _Tally, nominal: dict[str, np.ndarray]) -> CampaignResult:
         names = list(self.samples)
