@@ -23,6 +23,7 @@ Scores (higher = more anomalous):
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -164,6 +165,16 @@ def latent_score(outputs: np.ndarray, score: str) -> np.ndarray:
     raise ValueError(f"no latent score {score!r}")
 
 
+@dataclass(frozen=True)
+class LatentScore:
+    """:func:`latent_score` as a picklable function of (network inputs, network outputs)."""
+
+    score: str
+
+    def __call__(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        return latent_score(outputs, self.score)
+
+
 @functools.cache
 def _sampling_layer():
     import tensorflow as tf
@@ -202,11 +213,47 @@ def masked_mse_loss(y_true, y_pred, scales: np.ndarray | None = DEFAULT_ANGLE_SC
     return tf.reduce_sum(mask * squared, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
 
 
+def _present_values(inputs: np.ndarray) -> np.ndarray:
+    """1 for each input value of a present object, 0 for padded slots (numpy, (N, 57))."""
+    objects = inputs.reshape(len(inputs), N_OBJECTS, N_FEATURES)
+    return np.repeat(np.any(objects != 0, axis=-1), N_FEATURES, axis=-1).reshape(len(inputs), N_INPUTS)
+
+
 def masked_mse_score(inputs: np.ndarray, outputs: np.ndarray,
                      scales: np.ndarray | None = DEFAULT_ANGLE_SCALES) -> np.ndarray:
     """Anomaly score per event (numpy) from the decoder's outputs: the same masked MSE as the loss, in float64."""
-    objects = inputs.reshape(len(inputs), N_OBJECTS, N_FEATURES)
-    mask = np.repeat(np.any(objects != 0, axis=-1), N_FEATURES, axis=-1).reshape(len(inputs), N_INPUTS)
+    mask = _present_values(inputs)
     reconstruction = decode_outputs(outputs, scales) if scales is not None else np.asarray(outputs, dtype=np.float64)
     squared = np.square(inputs.astype(np.float64) - reconstruction)
     return (mask * squared).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
+
+
+@dataclass(frozen=True, eq=False)
+class ReconstructionScore:
+    """A reconstruction error ``sum_k c_k (x_k - decode_k(y_k))**2`` per event as a function of (network inputs,
+    network outputs), picklable (fault-campaign workers take it). ``squared_error_terms`` exposes its form: the weights
+    ``c`` (1/count over present objects' values, or 1/n over every value), the residuals and how far each decoded
+    output can move per unit change of the output (``scale`` for tanh-decoded angles, 1 for values taken as they are),
+    so a fault campaign can bound what a changed output does to the score."""
+
+    scales: np.ndarray | None = None  # tanh-decoded angles (see decode_outputs); None: outputs taken as they are
+    masked: bool = True  # over the values of present objects only (object inputs), else over every value
+
+    def __call__(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        if self.masked:
+            return masked_mse_score(inputs, outputs, self.scales)
+        return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)
+
+    def squared_error_terms(self, inputs: np.ndarray, outputs: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(c, |x - decode(y)|, lipschitz)``, shapes (N, n), (N, n), (n,): the score is ``sum_k c_k r_k**2``."""
+        x = inputs.reshape(len(inputs), -1).astype(np.float64)
+        y = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+        if self.masked:
+            mask = _present_values(inputs)
+            weights = mask / np.maximum(mask.sum(axis=1), 1)[:, None]
+        else:
+            weights = np.full(x.shape, 1.0 / x.shape[1])
+        if self.scales is None:
+            return weights, np.abs(x - y), np.ones(x.shape[1])
+        return weights, np.abs(x - decode_outputs(y, self.scales)), np.where(IS_ANGLE, np.abs(self.scales), 1.0)

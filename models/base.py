@@ -13,13 +13,16 @@ In the style of scikit-learn's outlier detectors:
 Capability queries for the firmware and fault stages: ``trigger_network()`` returns the Keras network that runs in the
 trigger (the one hls4ml converts) or raises :class:`~l1ad.errors.NotConvertibleError` saying why there is none;
 ``network_inputs(X)`` gives exactly the values that network is fed and ``score_from_outputs`` turns its outputs
-(Keras or firmware) into scores; ``firmware_score()`` names the score as the firmware computes it exactly from those
-outputs (``"sum_squares"``, ``"masked_mse"``) or is None when the score needs functions left to software (tanh, exp).
+(Keras or firmware) into scores (``output_score()`` is that function as a picklable object, for fault-campaign
+workers; a reconstruction error also exposes its form there, see ``ReconstructionScore``); ``firmware_score()`` names
+the score as the firmware computes it exactly from those outputs (``"sum_squares"``, ``"masked_mse"``) or is None
+when the score needs functions left to software (tanh, exp).
 ``inputs_of(sample)`` picks what of a sample the model reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
@@ -64,6 +67,8 @@ class Detector(Protocol):
     def network_inputs(self, X: np.ndarray) -> np.ndarray: ...
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray: ...
+
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]: ...
 
     def firmware_score(self) -> str | None: ...
 
@@ -154,8 +159,13 @@ class DetectorBase:
 
     def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         """Scores from the trigger network's outputs; raises NotConvertibleError for a detector without one."""
+        return self.output_score()(inputs, outputs)
+
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """:meth:`score_from_outputs` as a picklable function of (inputs, outputs); raises NotConvertibleError for a
+        detector without a trigger network."""
         self.trigger_network()
-        raise NotImplementedError(f"{type(self).__name__} has a trigger network but no score_from_outputs()")
+        raise NotImplementedError(f"{type(self).__name__} has a trigger network but no output_score()")
 
     def firmware_score(self) -> str | None:
         """The score as the firmware computes it exactly from the trigger network's outputs, if it can (see the

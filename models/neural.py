@@ -14,6 +14,7 @@ code or serialized Python object from the files is ever executed: a tampered fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from l1ad import __version__
 from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
 from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
-from l1ad.models.autoencoder import angle_scales, latent_score, masked_mse_loss, masked_mse_score, vae_trigger_model
+from l1ad.models.autoencoder import LatentScore, ReconstructionScore, angle_scales, masked_mse_loss, vae_trigger_model
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
 from l1ad.models.builders import build_network
 from l1ad.models.io import FORMAT, ModelCard, read_card, read_preprocessing, write_model_dir
@@ -163,11 +164,12 @@ class AutoencoderDetector(DetectorBase):
 
         return masked_mse
 
-    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        """Anomaly scores from the trigger network's outputs (Keras or firmware), in float64."""
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The score of (network inputs, network outputs) as a picklable function: the masked reconstruction MSE, or
+        the VAE's latent score."""
         if self.score_name == "mse":
-            return masked_mse_score(inputs, outputs, self.angle_scales)
-        return latent_score(outputs, self.score_name)
+            return ReconstructionScore(self.angle_scales)
+        return LatentScore(self.score_name)
 
     def _scores(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
@@ -288,8 +290,8 @@ class RegionAutoencoderDetector(AutoencoderDetector):
     def _check_inputs(self, X: np.ndarray, what: str) -> None:
         check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what, dtype_kinds="uif")
 
-    def score_from_outputs(self, inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        return np.square(inputs.astype(np.float64) - np.asarray(outputs, dtype=np.float64)).mean(axis=1)
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return ReconstructionScore(masked=False)
 
     def firmware_score(self) -> str | None:
         return None  # the unmasked MSE over 252 regions is left to software

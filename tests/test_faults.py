@@ -24,8 +24,8 @@ def _dense(name, source, n_in, n_out, rng, *, accum=None, out=None, weight=None)
                       accum_type=accum or fixed(26, 10), type=out or fixed(16, 6))
 
 
-def small_network(seed=0, *, accum=None, batchnorm=False, score="sum_squares") -> FixedNetwork:
-    """input 8 -> dense 6 -> relu -> dense 5 -> relu -> dense 3 (-> quantize), with random weights."""
+def small_network(seed=0, *, accum=None, batchnorm=False, score="sum_squares", n_out=3) -> FixedNetwork:
+    """input 8 -> dense 6 -> relu -> dense 5 -> relu -> dense ``n_out`` (-> quantize), with random weights."""
     rng = np.random.default_rng(seed)
     layers = [InputLayer(name="x", shape=[8], type=fixed(12, 6)),
               _dense("d1", "x", 8, 6, rng, accum=accum), ReluLayer(name="r1", input="d1", type=fixed(10, 5, False))]
@@ -36,10 +36,32 @@ def small_network(seed=0, *, accum=None, batchnorm=False, score="sum_squares") -
                                      bias_type=fixed(6, 2), type=fixed(14, 6)))
         source = "bn"
     layers += [_dense("d2", source, 6, 5, rng, accum=accum), ReluLayer(name="r2", input="d2", type=fixed(10, 5, False)),
-               _dense("d3", "r2", 5, 3, rng), QuantizeLayer(name="q3", input="d3", type=fixed(10, 5, rounding="RND",
+               _dense("d3", "r2", 5, n_out, rng), QuantizeLayer(name="q3", input="d3", type=fixed(10, 5, rounding="RND",
                                                                                             overflow="SAT"))]
     network = FixedNetwork(model="small", layers=layers, outputs=["q3"], source="test")
+    if score == "masked_mse":  # the 8 inputs as 4 objects of 2 values (an object with both zero is absent)
+        scored = with_score(network, score)
+        return scored.model_copy(update={"layers": [*scored.layers[:-1], scored.layers[-1].model_copy(
+            update={"features": 2})]})
     return with_score(network, score) if score else network
+
+
+class DecodedSquaredError:
+    """A software score of the ReconstructionScore form: sum_k c_k (x_k - decode_k(y_k))**2 over the first three
+    inputs, with tanh-decoded values (scales 2 and 0.5) beside one taken as it is."""
+
+    weights, scales = np.array([0.5, 1.0, 2.0]), np.array([0.0, 2.0, 0.5])
+
+    def _residuals(self, raw, outputs):
+        decoded = np.where(self.scales > 0, self.scales * np.tanh(outputs), outputs)
+        return raw[:, :3] - decoded
+
+    def __call__(self, raw, outputs):
+        return (self.weights * np.square(self._residuals(raw, outputs))).sum(axis=1)
+
+    def squared_error_terms(self, raw, outputs):
+        c = np.broadcast_to(self.weights, outputs.shape)
+        return c, np.abs(self._residuals(raw, outputs)), np.where(self.scales > 0, self.scales, 1.0)
 
 
 def events(n=600, seed=1):
@@ -86,19 +108,23 @@ def test_with_fault_changes_one_mantissa():
 
 @pytest.mark.parametrize(
     "kind",
-    ["firmware score", "saturating accumulator", "batch normalization", "software score"],
+    ["firmware score", "saturating accumulator", "batch normalization", "software score", "firmware masked mse",
+     "software squared error"],
 )
 def test_fast_campaign_equals_the_naive_loop_on_every_fault(kind):
     options = {"firmware score": {}, "batch normalization": {"batchnorm": True},
                # a narrow saturating accumulator: large flips can overflow it, and then the firmware order matters
                "saturating accumulator": {"accum": fixed(22, 8, overflow="SAT")},
-               "software score": {"score": None}}[kind]
+               "software score": {"score": None}, "software squared error": {"score": None},
+               "firmware masked mse": {"score": "masked_mse", "n_out": 8}}[kind]
     network = small_network(**options)
     samples = {"background_test": events(700, 1), "signal": events(300, 2) + 2.0}
     score_function = None
-    if kind == "software score":
+    if kind == "software score":  # no squared-error form: nothing is skipped
         def score_function(raw, outputs):
             return np.tanh(outputs).sum(axis=1) + 0.01 * raw.sum(axis=1)
+    elif kind == "software squared error":
+        score_function = DecodedSquaredError()
     probe = FaultCampaign(network, samples, 0.0, score_function)
     nominal = probe.nominal_scores()["background_test"]
     threshold = float(np.quantile(nominal, 0.9))
@@ -114,10 +140,32 @@ def test_fast_campaign_equals_the_naive_loop_on_every_fault(kind):
     assert (fast.score_changed > 0).any() and (fast.accepted != fast.nominal_accepted).any()  # faults that matter
     assert fast.nominal_accepted[0] == int((nominal > threshold).sum())
     assert fast.score_events.tolist() == [400, 0]
-    if kind in ("firmware score", "batch normalization"):  # the bound skips pairs whose decision cannot change
-        unpruned = FaultCampaign(network, samples, threshold, chunk=256, score_events={"background_test": 400},
-                                 prune=False).run(sites)
-        assert unpruned.equals(fast) and fast.pairs_run < unpruned.pairs_run
+    unpruned = FaultCampaign(network, samples, threshold, score_function, chunk=256,
+                             score_events={"background_test": 400}, prune=False).run(sites)
+    assert unpruned.equals(fast)
+    if kind != "software score":  # the bound skips pairs whose decision cannot change
+        assert campaign.bound_target == "q3" and fast.pairs_run < unpruned.pairs_run
+    else:
+        assert campaign.bound_target is None and fast.pairs_run == unpruned.pairs_run
+
+
+@pytest.mark.parametrize("decoded", [True, False])
+def test_reconstruction_score_terms_give_the_score_and_bound_its_change(decoded):
+    """The form the bound relies on: the score is sum c r**2, and a change of the outputs by at most d moves each
+    residual by at most L d."""
+    from l1ad.models.autoencoder import DEFAULT_ANGLE_SCALES, N_INPUTS, ReconstructionScore
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 2, (200, N_INPUTS))
+    x[:, 30:] = 0.0  # absent objects
+    y = rng.normal(0, 1, x.shape)
+    score = ReconstructionScore(DEFAULT_ANGLE_SCALES if decoded else None)
+    c, r, lipschitz = score.squared_error_terms(x, y)
+    np.testing.assert_allclose((c * r**2).sum(axis=1), score(x, y), rtol=1e-12)
+    d = rng.uniform(-0.3, 0.3, y.shape)
+    moved = score.squared_error_terms(x, y + d)[1]
+    assert np.all(np.abs(moved - r) <= lipschitz * np.abs(d) + 1e-12)
+    assert (lipschitz > 1).any() == decoded  # the eta/phi scales of tanh-decoded angles
 
 
 def test_sample_size_follows_the_margin_and_the_population():

@@ -10,11 +10,15 @@ other layers (convolutions, batch normalization) and any case the shortcut canno
 accumulator the faulted weight can overflow, sums beyond float64's 53 bits) run the faulted network from the faulted
 layer on, on the cached inputs of that layer.
 
-Most events sit far from the threshold, so for a firmware sum-of-squares score behind dense, ReLU and quantizer
-layers a pair is skipped when a bound proves its decision cannot change: a change ``d`` of the faulted column moves
-every later value by at most ``alpha * |d| + beta`` (``alpha`` from the absolute weights, ``beta`` one LSB per
-rounding cast; valid where no cast can wrap, checked from the types), and the score ``sum y**2`` then by at most
-``sum 2 |y| D + D**2``; a pair whose bound stays below its event's distance to the threshold keeps its decision.
+Most events sit far from the threshold, so where the faulted neuron reaches the scored outputs through dense, ReLU
+and quantizer layers only, a pair is skipped when a bound proves its decision cannot change: a change ``d`` of the
+faulted column moves every later value by at most ``D = alpha * |d| + beta`` (``alpha`` from the absolute weights,
+``beta`` one LSB per rounding cast; valid where no cast can wrap, checked from the types). Every score the bound
+covers is a weighted sum of squares ``sum_k c_k r_k**2`` of residuals that move by at most ``L_k D_k``: the firmware
+sum of squares (``r = y``), the firmware masked MSE (``r = x - y``) and a software reconstruction error that exposes
+its form (``squared_error_terms``: tanh-decoded angles move by at most their scale times the output's change), so the
+score moves by at most ``sum_k c_k (2 |r_k| L_k D_k + (L_k D_k)**2)``; a pair whose bound stays below its event's
+distance to the threshold (less a float64 rounding allowance) keeps its decision.
 The score change itself is measured on the first ``score_events`` events of each sample, where nothing is skipped.
 
 Both paths are exact: per fault they give identical counts and sums (the sums are accumulated in event order in both,
@@ -33,11 +37,15 @@ import numpy as np
 from l1ad.firmware.emulator import CHUNK, FixedPointNetwork, accumulation_plan, float_sums_exact, layer_inputs
 from l1ad.firmware.faults.sites import FaultSites
 from l1ad.firmware.fixed import MAX_EXACT_BITS, FixedType, cast, contains
-from l1ad.firmware.network import DenseLayer, FixedNetwork, QuantizeLayer, ReluLayer, SumSquaresScore
+from l1ad.firmware.network import DenseLayer, FixedNetwork, MaskedMSEScore, QuantizeLayer, ReluLayer, SumSquaresScore
 
 PAIRS_PER_PASS = 1 << 18  # (fault, event) pairs sent through the rest of the network at once (~100 MB of values)
 
 ScoreFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (raw network inputs, network outputs) -> scores
+ScoreTerms = tuple[np.ndarray, np.ndarray, np.ndarray]  # (c (N, n), |r| (N, n), L (n,)): score = sum_k c_k r_k**2
+# What float64 rounding of two scores may take off an event's distance to the threshold, relative to the largest of
+# threshold, score and 1 (a score sums a few hundred terms: its rounding error is ~1e-14 of it; allowed 1e-9)
+ROUNDING_ALLOWANCE = 1e-9
 
 
 @dataclass
@@ -101,7 +109,9 @@ class FaultCampaign:
     threshold
         The nominal trigger threshold (accept: ``score > threshold``).
     score_function
-        For a network without a firmware score layer: the software score of (raw inputs, network outputs).
+        For a network without a firmware score layer: the software score of (raw inputs, network outputs). One with a
+        ``squared_error_terms(raw, outputs)`` method (see ``l1ad.models.autoencoder.ReconstructionScore``) lets the
+        bound skip events; it must be picklable for shards on Dask workers.
     """
 
     def __init__(self, network: FixedNetwork, samples: dict[str, np.ndarray], threshold: float,
@@ -122,6 +132,31 @@ class FaultCampaign:
         self._index = {layer.name: index for index, layer in enumerate(network.layers)}
         # what the score needs besides the layers after a fault: the outputs (software score) or the score layer
         self._scored = set(network.outputs) if network.score is None else {network.score}
+        self.bound_target = self._bound_target()
+
+    def _bound_target(self) -> str | None:
+        """The layer whose values the score is a weighted sum of squared residuals of (None: no bound)."""
+        if self.network.score is None:
+            if hasattr(self.score_function, "squared_error_terms") and len(self.network.outputs) == 1:
+                return self.network.outputs[0]
+            return None
+        layer = self.network.layer(self.network.score)
+        return {SumSquaresScore: lambda: layer.input, MaskedMSEScore: lambda: layer.reconstruction}.get(
+            type(layer), lambda: None)()
+
+    def score_terms(self, values: dict[str, np.ndarray], raw: np.ndarray) -> ScoreTerms:
+        """The score of each fault-free event as ``sum_k c_k r_k**2`` with residuals moving by at most ``L_k`` times
+        the change of value ``k`` of :attr:`bound_target`."""
+        y = values[self.bound_target].reshape(len(raw), -1)
+        if self.network.score is None:
+            return self.score_function.squared_error_terms(raw, y)
+        layer = self.network.layer(self.network.score)
+        ones = np.ones(y.shape[1])
+        if isinstance(layer, SumSquaresScore):
+            return np.ones_like(y), np.abs(y), ones
+        x = values[layer.input].reshape(len(raw), -1)
+        present = np.repeat(np.any(x.reshape(len(x), -1, layer.features) != 0, axis=2), layer.features, axis=1)
+        return present / np.maximum(present.sum(axis=1), 1)[:, None], np.abs(x - y), ones
 
     # -- scores -------------------------------------------------------------------------------------------------------
     def _score(self, values: dict[str, np.ndarray], raw: np.ndarray) -> np.ndarray:
@@ -184,7 +219,8 @@ class FaultCampaign:
                 raw = x[start:start + self.chunk]
                 values = self.net.layer_values(raw)
                 old = nominal[name][start:start + self.chunk]
-                chunk = _Chunk(values, raw, old, column, start + np.arange(len(raw)) < self.score_events[name])
+                terms = self.score_terms(values, raw) if self.prune and self.bound_target is not None else None
+                chunk = _Chunk(values, raw, old, column, start + np.arange(len(raw)) < self.score_events[name], terms)
                 for group in groups:
                     group.run(self, chunk, tally)
                 if progress is not None:  # in faults: each chunk of events is its share of every fault
@@ -230,6 +266,7 @@ class _Chunk:
     scores: np.ndarray
     sample: int  # column of the tally
     measured: np.ndarray  # events among the sample's first score_events
+    terms: ScoreTerms | None  # the fault-free score's form (FaultCampaign.score_terms), where the bound applies
 
 
 class _LayerFaults:
@@ -268,24 +305,24 @@ def _cannot_wrap(t: FixedType, lo: float, hi: float) -> bool:
 
 
 def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(alpha, beta) such that a change ``d`` of output ``column`` of layer ``start - 1`` changes the score layer's
-    input ``m`` by at most ``alpha[m] * |d| + beta[m]``; None where no such bound holds (another kind of layer
-    follows, the score is not a firmware sum of squares, a cast could wrap)."""
+    """(alpha, beta) such that a change ``d`` of output ``column`` of layer ``start - 1`` changes value ``m`` of the
+    campaign's bound target by at most ``alpha[m] * |d| + beta[m]``; None where no such bound holds (no target,
+    another kind of layer on the way, a cast could wrap)."""
     network, net = campaign.network, campaign.net
-    layers = network.layers
-    if network.score is None or not isinstance(network.layer(network.score), SumSquaresScore):
+    layers, target = network.layers, campaign.bound_target
+    if target is None or campaign._index[target] < start - 1:
         return None
     width = int(np.prod(net.shape(layers[start - 1].name)))
     alpha, beta = np.zeros(width), np.zeros(width)
     alpha[column] = 1.0
     previous = layers[start - 1].name
     for layer in layers[start:]:
+        if previous == target:
+            return alpha, beta
         if getattr(layer, "input", None) != previous:
             return None
         in_t = net.output_type(previous)
         lo, hi = in_t.mantissa_range[0] * 2.0**-in_t.frac, in_t.mantissa_range[1] * 2.0**-in_t.frac
-        if isinstance(layer, SumSquaresScore):
-            return alpha, beta
         if isinstance(layer, DenseLayer):
             w_int = np.asarray(layer.weight, dtype=np.int64).reshape(-1, len(layer.bias))
             weights = accumulation_plan(layer, w_int, in_t)
@@ -307,7 +344,7 @@ def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.n
         else:
             return None
         previous = layer.name
-    return None
+    return (alpha, beta) if previous == target else None
 
 
 def _column_slack(campaign: FaultCampaign, chain: list[int]) -> float | None:
@@ -467,18 +504,18 @@ class _NeuronFaults:
     def _reach_needed(self, campaign: FaultCampaign, chunk: _Chunk) -> np.ndarray:
         """Per event: the smallest change ``D`` of the column whose score bound ``(a2 D + a1) D + a0`` reaches the
         event's distance to the threshold; a smaller change cannot move the decision."""
-        alpha, beta = self.bound
-        y = np.abs(chunk.values[campaign.network.layer(campaign.network.score).input].reshape(len(chunk.raw), -1))
-        a2 = float(alpha @ alpha)
-        a1 = 2.0 * (y @ alpha + alpha @ beta)
-        a0 = 2.0 * (y @ beta) + float(beta @ beta)
+        c, r, lipschitz = chunk.terms
+        u, v = lipschitz * self.bound[0], lipschitz * self.bound[1]  # how far each residual moves: u D + v
+        cr = c * r
+        a2 = c @ (u * u)
+        a1 = 2.0 * (cr @ u + c @ (u * v))
+        a0 = 2.0 * (cr @ v) + c @ (v * v)
         # the distance to the threshold, less what float64 rounding of the scores could take off it, and the bound
         # evaluated in float64: the root is taken a factor 1e-9 short of where it is, never beyond
-        margin = (np.abs(campaign.threshold - chunk.scores) - 1e-12 * max(abs(campaign.threshold), 1.0)) / (1 + 1e-9)
+        scale = np.maximum(np.maximum(np.abs(chunk.scores), abs(campaign.threshold)), 1.0)
+        margin = (np.abs(campaign.threshold - chunk.scores) - ROUNDING_ALLOWANCE * scale) / (1 + 1e-9)
         left = margin - a0
         with np.errstate(divide="ignore", invalid="ignore"):
-            if a2 > 0:
-                root = 2.0 * left / (a1 + np.sqrt(a1 * a1 + 4.0 * a2 * np.maximum(left, 0.0)))
-            else:
-                root = np.where(a1 > 0, left / a1, np.inf)
+            quadratic = 2.0 * left / (a1 + np.sqrt(a1 * a1 + 4.0 * a2 * np.maximum(left, 0.0)))
+            root = np.where(a2 > 0, quadratic, np.where(a1 > 0, left / a1, np.inf))
         return np.where(left > 0, root * (1 - 1e-9), 0.0)

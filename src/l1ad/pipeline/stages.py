@@ -395,14 +395,12 @@ def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | 
         network = read_network(stage.paths.firmware / firmware_report.emulation.network_file)
         score_function = None
         if network.score is None:  # the score is computed in software from the firmware's outputs
-            score_function = open_detector(stage).score_from_outputs
+            score_function = open_detector(stage).output_score()
         with stage.stage_run("faults"):
             report = run_fault_campaign(network, firmware_report, evaluation.network_inputs, cfg.faults,
                                         stage.paths.faults, campaign=chosen, seed=cfg.seed,
                                         collision_rate_mhz=cfg.evaluation.collision_rate_mhz,
-                                        score_function=score_function, log=stage.log,
-                                        # a software score needs the trained model: such campaigns stay in-process
-                                        execution=stage.execution if score_function is None else None)
+                                        score_function=score_function, log=stage.log, execution=stage.execution)
             mlflow.log_params(flatten_params({"faults": cfg.faults.model_dump(), "faults.campaign_run": chosen}))
             mlflow.log_metrics({f"faults.share.{s.name}": s.share for s in report.shares}
                                | {"faults.rate_budget_broken": report.rate_budget_broken.share,
