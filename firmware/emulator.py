@@ -131,6 +131,7 @@ class FixedPointNetwork:
         self._types: dict[str, FixedType | None] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._steps: list[tuple[str, Callable]] = []
+        self._dense: dict[str, _Weights] = {}  # the accumulation plan of every dense layer
         for layer in network.layers:
             self._steps.append((layer.name, self._compile(layer)))
         self._last_reader = {name: index for index, layer in enumerate(network.layers) for name in layer_inputs(layer)}
@@ -181,6 +182,7 @@ class FixedPointNetwork:
                 raise EmulationError(f"dense layer {layer.name!r}: weights do not match its {n_in} inputs")
             weights = accumulation_plan(layer, w_int, in_t)
             self._out(layer, (len(layer.bias),), layer.type)
+            self._dense[layer.name] = weights
             if weights.never_overflows and contains(layer.type, layer.accum_type):  # hls4ml's exact 'auto' types
                 return lambda values: _accumulate(values[layer.input].reshape(-1, n_in), weights, in_t)
             return lambda values: cast(_accumulate(values[layer.input].reshape(-1, n_in), weights, in_t), layer.type)
@@ -419,6 +421,17 @@ class FixedPointNetwork:
             if name not in values:
                 values[name] = step(values)
         return values
+
+    def dense_plan(self, name: str) -> _Weights:
+        """The accumulation plan of dense layer ``name`` (its weights as exact values, whether sums are exact)."""
+        return self._dense[name]
+
+    def dense_from_sums(self, name: str, total: np.ndarray) -> np.ndarray:
+        """Dense layer ``name``'s output from the exact sums of its products and bias: the same as its rule where
+        those sums are exact in float64 (``float_sums_exact`` of its inputs and a plan with ``exact_sum``)."""
+        weights, layer = self._dense[name], self.network.layer(name)
+        acc = total if weights.never_overflows else cast(total, weights.accum)
+        return acc if weights.never_overflows and contains(layer.type, layer.accum_type) else cast(acc, layer.type)
 
     def step(self, index: int) -> Callable:
         """The compiled rule of layer ``index``: a function of the values of the layers it reads."""

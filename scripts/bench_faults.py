@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if network.score is None:
         from l1ad.models.registry import load_detector
 
-        score_function = load_detector(args.run_dir / "models" / model).score_from_outputs
+        score_function = load_detector(args.run_dir / "models" / model).output_score()
     inputs = read_evaluation(args.run_dir / "evaluation" / model).network_inputs
     samples = {BACKGROUND_TEST: inputs[BACKGROUND_TEST][:args.events]}
     campaign = FaultCampaign(network, samples, threshold, score_function)

@@ -149,6 +149,70 @@ def test_fast_campaign_equals_the_naive_loop_on_every_fault(kind):
         assert campaign.bound_target is None and fast.pairs_run == unpruned.pairs_run
 
 
+def test_score_bound_holds_and_lets_signed_weights_cancel():
+    """The bound on the scored values after a change d of one ReLU output of d1: every exact change stays within
+    alpha |d| + beta, also where saturating casts clip before signed weights mix their values, and signed weights make
+    alpha tighter than absolute weights would (sums of opposite signs cancel)."""
+    from l1ad.firmware.faults.campaign import _score_bound
+    from l1ad.firmware.fixed import cast
+
+    rng = np.random.default_rng(4)
+    # saturating casts, none can wrap: every d1 neuron gets a bound; q2 clips often, and d3 mixes what it clipped
+    layers = [InputLayer(name="x", shape=[8], type=fixed(12, 6)),
+              _dense("d1", "x", 8, 6, rng, out=fixed(16, 6, overflow="SAT")),
+              ReluLayer(name="r1", input="d1", type=fixed(10, 5, False, overflow="SAT")),
+              _dense("d2", "r1", 6, 5, rng, out=fixed(16, 6, overflow="SAT")),
+              QuantizeLayer(name="q2", input="d2", type=fixed(6, 2, rounding="RND", overflow="SAT")),
+              _dense("d3", "q2", 5, 3, rng, out=fixed(16, 6, overflow="SAT")),
+              QuantizeLayer(name="q3", input="d3", type=fixed(8, 3, rounding="RND", overflow="SAT"))]
+    network = with_score(FixedNetwork(model="bound", layers=layers, outputs=["q3"], source="test"), "sum_squares")
+    campaign = FaultCampaign(network, {"background_test": events(400, 5)}, 1.0)
+    values = campaign.net.layer_values(campaign.samples["background_test"])
+    start = campaign._index["d2"]
+    d2, d3 = (np.ldexp(np.asarray(network.layer(n).weight, dtype=float), -5) for n in ("d2", "d3"))
+    absolute = np.abs(d2) @ np.abs(d3)
+    tighter, clipped = [], 0
+    for column in range(6):
+        alpha, beta = _score_bound(campaign, start, column)
+        assert np.all(alpha <= absolute[column] + 1e-12)
+        tighter.append(np.any(alpha < absolute[column] - 1e-12))
+        for size in (0.25, 0.5, 1.0, 2.0, 4.0, 32.0):
+            changed = values["r1"].copy()
+            moved_to = np.clip(changed[:, column] + rng.uniform(-size, size, len(changed)), 0, 31)
+            changed[:, column] = cast(moved_to, network.layer("r1").type)
+            moved = campaign.net.resume({"x": values["x"], "d1": values["d1"], "r1": changed}, start)
+            d = np.abs(changed[:, column] - values["r1"][:, column])
+            assert np.all(np.abs(moved["q3"] - values["q3"]) <= alpha * d[:, None] + beta + 1e-12)
+            clipped += int((np.abs(moved["d2"]) > 2).sum())
+    assert any(tighter) and clipped > 0
+
+
+def test_score_bound_widens_where_a_cast_clips_before_weights_of_both_signs_mix():
+    """Two paths from one neuron that cancel (weights +1/2, +1/2 then +1/2, -1/2): signed weights alone would bound
+    the change by 0, but the first path saturates in q2, so the change passes through the second one only."""
+    from l1ad.firmware.faults.campaign import _score_bound
+
+    def dense(name, source, weight, bias):
+        return DenseLayer(name=name, input=source, weight=weight, weight_type=fixed(6, 1), bias=bias,
+                          bias_type=fixed(8, 2), accum_type=fixed(26, 10), type=fixed(16, 6, overflow="SAT"))
+
+    layers = [InputLayer(name="x", shape=[1], type=fixed(12, 6)), dense("d1", "x", [[16]], [0]),
+              ReluLayer(name="r1", input="d1", type=fixed(10, 5, False, overflow="SAT")),
+              dense("d2", "r1", [[16, 16]], [60, 0]),  # unit 0 = r1 / 2 + 1.875: beyond q2's 1.9375 from r1 = 0.5 on
+              QuantizeLayer(name="q2", input="d2", type=fixed(6, 2, overflow="SAT")),
+              dense("d3", "q2", [[16], [-16]], [0]),
+              QuantizeLayer(name="q3", input="d3", type=fixed(10, 5, overflow="SAT"))]
+    network = with_score(FixedNetwork(model="clip", layers=layers, outputs=["q3"], source="test"), "sum_squares")
+    x = np.array([[1.0], [4.0]])  # r1 = 0.5 and 2: q2's unit 0 saturated, and it stays so when r1 grows
+    campaign = FaultCampaign(network, {"background_test": x}, 1.0)
+    alpha, beta = _score_bound(campaign, campaign._index["d2"], 0)
+    assert alpha[0] == pytest.approx(0.25)  # half the absolute weights' 0.5, and not 0
+    values = campaign.net.layer_values(x)
+    moved = campaign.net.resume({"x": x, "d1": values["d1"], "r1": values["r1"] + 2.0}, campaign._index["d2"])
+    change = np.abs(moved["q3"] - values["q3"])[:, 0]
+    assert change.max() > 0.4 and np.all(change <= alpha[0] * 2.0 + beta[0])
+
+
 @pytest.mark.parametrize("decoded", [True, False])
 def test_reconstruction_score_terms_give_the_score_and_bound_its_change(decoded):
     """The form the bound relies on: the score is sum c r**2, and a change of the outputs by at most d moves each

@@ -30,7 +30,7 @@ the sum and maximum of ``|score change|``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -267,6 +267,8 @@ class _Chunk:
     sample: int  # column of the tally
     measured: np.ndarray  # events among the sample's first score_events
     terms: ScoreTerms | None  # the fault-free score's form (FaultCampaign.score_terms), where the bound applies
+    # per dense layer: its fault-free exact sums (None: float64 would not hold them) and its largest |input|
+    sums: dict[str, tuple[np.ndarray | None, float]] = field(default_factory=dict)
 
 
 class _LayerFaults:
@@ -294,14 +296,19 @@ def _rounding_slack(t: FixedType, source: FixedType) -> float:
     return 0.0 if t.frac >= source.frac else 2.0**-t.frac
 
 
+def _in_range(t: FixedType, lo: float, hi: float) -> bool:
+    """Whether values in [lo, hi] lie in ``t``'s range (no overflow mode ever acts on them)."""
+    m_lo, m_hi = t.mantissa_range
+    return m_lo * 2.0**-t.frac <= lo and hi <= m_hi * 2.0**-t.frac
+
+
 def _cannot_wrap(t: FixedType, lo: float, hi: float) -> bool:
     """Whether a cast to ``t`` of values in [lo, hi] never wraps (saturation keeps differences bounded too)."""
     if t.overflow in ("SAT", "SAT_SYM"):
         return True
     if t.overflow != "WRAP":
         return False  # SAT_ZERO jumps to zero
-    m_lo, m_hi = t.mantissa_range
-    return m_lo * 2.0**-t.frac <= lo and hi <= m_hi * 2.0**-t.frac
+    return _in_range(t, lo, hi)
 
 
 def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -313,12 +320,15 @@ def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.n
     if target is None or campaign._index[target] < start - 1:
         return None
     width = int(np.prod(net.shape(layers[start - 1].name)))
-    alpha, beta = np.zeros(width), np.zeros(width)
-    alpha[column] = 1.0
+    # Every value's change is c * d + e with the coefficient c in [low, high] and |e| <= beta (the casts' rounding):
+    # dense layers sum such intervals with their signed weights, a ReLU's slope lies in [0, 1], so signs can cancel
+    # where absolute weights alone would add them up.
+    low, high, beta = np.zeros(width), np.zeros(width), np.zeros(width)
+    low[column] = high[column] = 1.0
     previous = layers[start - 1].name
     for layer in layers[start:]:
         if previous == target:
-            return alpha, beta
+            return np.maximum(-low, high), beta
         if getattr(layer, "input", None) != previous:
             return None
         in_t = net.output_type(previous)
@@ -332,19 +342,26 @@ def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.n
             bound = in_t.max_abs * abs_w.sum(axis=0).max(initial=0) + np.abs(weights.bias).max(initial=0)
             if not _cannot_wrap(layer.type, -bound, bound):
                 return None
-            alpha, beta = alpha @ abs_w, beta @ abs_w + _rounding_slack(layer.type, layer.accum_type)
+            positive, negative = np.maximum(weights.w, 0.0), np.minimum(weights.w, 0.0)
+            low, high = low @ positive + high @ negative, high @ positive + low @ negative
+            if not _in_range(layer.type, -bound, bound):  # a saturating cast may clip: its slope lies in [0, 1]
+                low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
+            beta = beta @ abs_w + _rounding_slack(layer.type, layer.accum_type)
         elif isinstance(layer, ReluLayer):
             if not _cannot_wrap(layer.type, 0.0, max(hi, 0.0)):
                 return None
+            low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
             beta = beta + _rounding_slack(layer.type, in_t)
-        elif isinstance(layer, QuantizeLayer):
+        elif isinstance(layer, QuantizeLayer):  # the identity and its rounding, or a saturating cast that may clip
             if not (contains(layer.type, in_t) or _cannot_wrap(layer.type, lo, hi)):
                 return None
+            if not (contains(layer.type, in_t) or _in_range(layer.type, lo, hi)):
+                low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
             beta = beta + (0.0 if contains(layer.type, in_t) else _rounding_slack(layer.type, in_t))
         else:
             return None
         previous = layer.name
-    return (alpha, beta) if previous == target else None
+    return (np.maximum(-low, high), beta) if previous == target else None
 
 
 def _column_slack(campaign: FaultCampaign, chain: list[int]) -> float | None:
@@ -412,6 +429,11 @@ class _NeuronFaults:
                and layers[self.chain[-1]].name not in campaign._scored):
             self.chain.append(self.chain[-1] + 1)
         self.start = self.chain[-1] + 1
+        # A dense layer reading the column next: one input of it changes, so its exact sums move by the change times
+        # that input's weights (the fault-free sums computed once per chunk), no need to recompute every product.
+        after = layers[self.start] if self.start < len(layers) else None
+        self.next_dense = (after.name if isinstance(after, DenseLayer) and after.input == layers[self.chain[-1]].name
+                           and campaign.net.dense_plan(after.name).exact_sum else None)
         self.bound = _score_bound(campaign, self.start, column) if campaign.prune else None
         self.column_slack = _column_slack(campaign, self.chain)
 
@@ -454,21 +476,43 @@ class _NeuronFaults:
         needed = change != 0
         if reach_needed is not None:  # skip pairs whose decision provably stays, outside the measured events
             needed &= (np.abs(change) >= reach_needed[e]) | chunk.measured[e]
-        f, e = f[needed], e[needed]
+        f, e, change = f[needed], e[needed], change[needed]
         column_values = {name: v[needed] for name, v in column_values.items()}
         tally.pairs_run += len(f)
+        sums = self._next_sums(campaign, chunk, column_values[last])
+        resume = self.start if sums is None else self.start + 1
         for first in range(0, len(f), PAIRS_PER_PASS):
             part = slice(first, first + PAIRS_PER_PASS)
             given = {}
+            if sums is not None:
+                moved_sums = sums[e[part]] + change[part, None] * campaign.net.dense_plan(self.next_dense).w[self.column]
+                given[self.next_dense] = campaign.net.dense_from_sums(self.next_dense, moved_sums)
             for index in self.chain:
                 name = layers[index].name
-                if any(name in r for r in campaign._readers[self.start:]) or name in campaign._scored:
+                if any(name in r for r in campaign._readers[resume:]) or name in campaign._scored:
                     rows_of = values[name].reshape(len(raw), -1)[e[part]]
                     rows_of[:, self.column] = column_values[name][part]
                     given[name] = rows_of
-            out = campaign._tail(self.start, values, e[part], given)
+            out = campaign._tail(resume, values, e[part], given)
             tally.add(chunk.sample, rows[f[part]], campaign._score(out, raw[e[part]]), chunk.scores[e[part]],
                       campaign.threshold, chunk.measured[e[part]])
+
+    def _next_sums(self, campaign: FaultCampaign, chunk: _Chunk, column: np.ndarray) -> np.ndarray | None:
+        """The fault-free exact sums (products and bias) of the dense layer reading the column, for every event of
+        the chunk, when float64 holds them, the moved sums and every product of a change (the column taking the
+        values ``column``) exactly; else None."""
+        if self.next_dense is None:
+            return None
+        weights = campaign.net.dense_plan(self.next_dense)
+        if self.next_dense not in chunk.sums:
+            x = chunk.values[campaign.network.layer(self.next_dense).input].reshape(len(chunk.raw), -1)
+            largest = float(np.abs(x).max(initial=0))
+            chunk.sums[self.next_dense] = (x @ weights.w + weights.bias if float_sums_exact(x, weights) else None,
+                                           largest)
+        sums, largest = chunk.sums[self.next_dense]
+        # |change| <= largest + max |column|: products and partial sums of that size must be exact too
+        exact = sums is not None and float_sums_exact(np.array([largest + np.abs(column).max(initial=0)]), weights)
+        return sums if exact else None
 
     def _candidates(self, chunk: _Chunk, x: np.ndarray, reach: np.ndarray, keep: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
