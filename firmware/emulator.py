@@ -55,6 +55,7 @@ class _Weights:
     accum: FixedType
     exact_sum: bool  # products need no rounding and any overflow is a wrap: the whole sum can be taken at once
     never_overflows: bool  # and no sum can leave the accumulator's range: the accumulator cast changes nothing
+    float_exact: bool = False  # and float64 holds every partial sum for any input of the layer's input type
 
 
 def accumulation_plan(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType,
@@ -70,16 +71,26 @@ def accumulation_plan(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_
              - layer.weight_type.frac) + np.abs(bias).max(initial=0) * 2.0**layer.accum_type.frac)
     no_overflow = worst <= min(-lo, hi)
     exact_sum = layer.accum_type.frac >= product.frac and (layer.accum_type.overflow == "WRAP" or no_overflow)
-    return _Weights(w, w_int.astype(np.int64), bias, float(np.abs(w).sum(axis=0).max(initial=0)), product.frac,
-                    layer.accum_type, exact_sum, exact_sum and no_overflow)
+    column_abs_sum = float(np.abs(w).sum(axis=0).max(initial=0))
+    largest = (input_type.max_abs * column_abs_sum + float(np.abs(bias).max(initial=0))) * 2.0**layer.accum_type.frac
+    return _Weights(w, w_int.astype(np.int64), bias, column_abs_sum, product.frac, layer.accum_type, exact_sum,
+                    exact_sum and no_overflow, exact_sum and largest < 2.0**MAX_EXACT_BITS)
 
 
 def float_sums_exact(x: np.ndarray, weights: _Weights) -> bool:
-    """Whether float64 sums of products and bias are exact in any order for inputs ``x``: ``exact_sum`` holds and
-    every partial sum, a multiple of the accumulator's LSB, stays below 2**53 of those LSBs."""
+    """Whether float64 sums of products and bias are exact in any order for inputs ``x`` (values of the layer's input
+    type): ``exact_sum`` holds and every partial sum, a multiple of the accumulator's LSB, stays below 2**53 of
+    those LSBs."""
+    if weights.float_exact:  # whatever the inputs
+        return True
+    return sums_fit_float(float(np.abs(x).max(initial=0)), weights)
+
+
+def sums_fit_float(largest_input: float, weights: _Weights) -> bool:
+    """:func:`float_sums_exact` for any inputs of at most ``largest_input`` in size."""
     if not weights.exact_sum:
         return False
-    bound = float(np.abs(x).max(initial=0)) * weights.column_abs_sum + float(np.abs(weights.bias).max(initial=0))
+    bound = largest_input * weights.column_abs_sum + float(np.abs(weights.bias).max(initial=0))
     return bound * 2.0**weights.accum.frac < 2.0**MAX_EXACT_BITS
 
 

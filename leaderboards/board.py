@@ -212,15 +212,17 @@ def submit(directory: str | Path, entry: Entry) -> list[Entry]:
     """Add or replace ``entry`` and rewrite both files atomically, under an inter-process lock.
 
     An entry whose results equal the one already on the board (only the date or commit of its provenance differ) is
-    not rewritten, so re-running the same job leaves the board byte-identical.
+    not rewritten, so re-running the same job leaves the board byte-identical (the Markdown table is rendered again
+    only if it is missing or differs from what this version renders).
     """
     directory = Path(directory)
     with locked(directory / LOCK_FILE):
         existing = read_board(directory)
         old = next((e for e in existing if e.key == entry.key), None)
         if old is not None and _same_result(old, entry):
-            if not (directory / MARKDOWN_FILE).is_file():
-                write_text_atomic(directory / MARKDOWN_FILE, render_markdown(existing))
+            markdown, path = render_markdown(existing), directory / MARKDOWN_FILE
+            if not path.is_file() or path.read_text() != markdown:  # missing, or rendered by an older version
+                write_text_atomic(path, markdown)
             return existing
         entries = [e for e in existing if e.key != entry.key] + [entry]
         entries.sort(key=lambda e: (e.dataset, e.dataset_version, -e.mean_efficiency, e.model))
@@ -290,8 +292,13 @@ def render_markdown(entries: list[Entry]) -> str:
             lut = "n/a" if f is None else f"{f.lut:,} ({f.lut_percent:.2f} %)"
             dsp = "n/a" if f is None else str(f.dsp)
             q = e.faults
-            faults = ("n/a" if q is None else f"{q.rate_budget_broken:.2%} [{q.rate_budget_broken_lo:.2%}, "
-                      f"{q.rate_budget_broken_hi:.2%}] ({q.campaign})")
+            if q is None:
+                faults = "n/a"
+            elif q.campaign == "exhaustive":  # every fault counted: the share is exact
+                faults = f"{q.rate_budget_broken:.2%} of {q.n_faults:,} (exhaustive)"
+            else:
+                faults = (f"{q.rate_budget_broken:.2%} [{q.rate_budget_broken_lo:.2%}, {q.rate_budget_broken_hi:.2%}] "
+                          f"({q.n_faults:,} sampled)")
             lines.append(
                 f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
                 + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp} | {faults}"

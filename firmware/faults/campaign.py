@@ -5,14 +5,17 @@ uses the structure of a flip: a weight ``w[i, j]`` of a dense layer enters only 
 by ``(w' - w) * x[i]`` (a bias flip by the change of the bias), so per chunk of events the fault-free values of every
 layer are computed once; for all faults of one neuron at once the new sum, the layer's casts and the elementwise
 layers after it (ReLU, quantizers) are applied to that one column; and only the (fault, event) pairs whose value of
-that column actually changed run the rest of the network, through the emulator's own compiled layers. Faults in
+that column actually changed run the rest of the network, through the emulator's own compiled layers (a dense
+layer reading the column first: its fault-free exact sums, computed once per chunk, move by the change times that
+input's weights). Faults in
 other layers (convolutions, batch normalization) and any case the shortcut cannot take exactly (a saturating
 accumulator the faulted weight can overflow, sums beyond float64's 53 bits) run the faulted network from the faulted
 layer on, on the cached inputs of that layer.
 
 Most events sit far from the threshold, so where the faulted neuron reaches the scored outputs through dense, ReLU
 and quantizer layers only, a pair is skipped when a bound proves its decision cannot change: a change ``d`` of the
-faulted column moves every later value by at most ``D = alpha * |d| + beta`` (``alpha`` from the absolute weights,
+faulted column moves every later value by at most ``D = alpha * |d| + beta`` (``alpha`` from interval arithmetic
+on the signed weights, a ReLU or a cast that may clip taken as a slope in [0, 1], so paths of opposite sign cancel;
 ``beta`` one LSB per rounding cast; valid where no cast can wrap, checked from the types). Every score the bound
 covers is a weighted sum of squares ``sum_k c_k r_k**2`` of residuals that move by at most ``L_k D_k``: the firmware
 sum of squares (``r = y``), the firmware masked MSE (``r = x - y``) and a software reconstruction error that exposes
@@ -34,7 +37,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from l1ad.firmware.emulator import CHUNK, FixedPointNetwork, accumulation_plan, float_sums_exact, layer_inputs
+from l1ad.firmware.emulator import (
+    CHUNK,
+    FixedPointNetwork,
+    accumulation_plan,
+    float_sums_exact,
+    layer_inputs,
+    sums_fit_float,
+)
 from l1ad.firmware.faults.sites import FaultSites
 from l1ad.firmware.fixed import MAX_EXACT_BITS, FixedType, cast, contains
 from l1ad.firmware.network import DenseLayer, FixedNetwork, MaskedMSEScore, QuantizeLayer, ReluLayer, SumSquaresScore
@@ -86,11 +96,12 @@ class _Tally:
         """Pairs (fault row, event) in event order within each fault (``rows`` ascending by fault, then event);
         ``measured``: which pairs' events are among the sample's first ``score_events``."""
         delta = np.abs(new_scores - old_scores)
-        changed = delta != 0
-        flips = (new_scores[changed] > threshold).astype(np.int64) - (old_scores[changed] > threshold)
+        accepts = new_scores > threshold
+        flipped = accepts != (old_scores > threshold)  # few: most changed scores keep their decision
         n = len(self.accepted)
-        self.accepted[:, sample] += np.bincount(rows[changed], weights=flips, minlength=n).astype(np.int64)
-        changed &= measured
+        self.accepted[:, sample] += np.bincount(rows[flipped], weights=2.0 * accepts[flipped] - 1.0,
+                                                minlength=n).astype(np.int64)
+        changed = (delta != 0) & measured
         rows, delta = rows[changed], delta[changed]
         self.changed[:, sample] += np.bincount(rows, minlength=n)
         np.add.at(self.abs_sum[:, sample], rows, delta)  # sequential, in event order: the naive path's sum
@@ -511,7 +522,7 @@ class _NeuronFaults:
                                            largest)
         sums, largest = chunk.sums[self.next_dense]
         # |change| <= largest + max |column|: products and partial sums of that size must be exact too
-        exact = sums is not None and float_sums_exact(np.array([largest + np.abs(column).max(initial=0)]), weights)
+        exact = sums is not None and sums_fit_float(largest + float(np.abs(column).max(initial=0)), weights)
         return sums if exact else None
 
     def _candidates(self, chunk: _Chunk, x: np.ndarray, reach: np.ndarray, keep: np.ndarray
