@@ -93,6 +93,30 @@ def test_resubmitting_replaces_the_entry(tiny_run, tmp_path):
     assert len(read_board(tmp_path)) == 1
 
 
+def test_resubmitting_the_same_result_keeps_the_board_and_renders_a_stale_table_again(tiny_run, tmp_path):
+    _submit(tiny_run, tmp_path)
+    board, table = (tmp_path / "board.json").read_bytes(), (tmp_path / "LEADERBOARD.md").read_text()
+    _submit(tiny_run, tmp_path)  # same results, another date or commit: nothing rewritten
+    assert (tmp_path / "board.json").read_bytes() == board and (tmp_path / "LEADERBOARD.md").read_text() == table
+    (tmp_path / "LEADERBOARD.md").write_text("| rendered by an older version |\n")
+    _submit(tiny_run, tmp_path)
+    assert (tmp_path / "LEADERBOARD.md").read_text() == table and (tmp_path / "board.json").read_bytes() == board
+
+
+def test_fault_share_column_shows_an_interval_only_for_sampled_campaigns(tiny_run, tmp_path):
+    from l1ad.leaderboards.board import FaultFigures, read_board, render_markdown
+
+    _submit(tiny_run, tmp_path)
+    entry = read_board(tmp_path)[0]
+    figures = {"n_sites": 1000, "rate_budget_broken": 0.0123, "rule": "rate x 2 or > 100 kHz"}
+    exhaustive = FaultFigures(campaign="exhaustive", n_faults=1000, rate_budget_broken_lo=0.0123,
+                              rate_budget_broken_hi=0.0123, **figures)
+    sampled = FaultFigures(campaign="sampled", n_faults=400, rate_budget_broken_lo=0.007, rate_budget_broken_hi=0.02,
+                           **figures)
+    assert "| 1.23% of 1,000 (exhaustive) |" in render_markdown([entry.model_copy(update={"faults": exhaustive})])
+    assert "| 1.23% [0.70%, 2.00%] (400 sampled) |" in render_markdown([entry.model_copy(update={"faults": sampled})])
+
+
 def test_corrupt_leaderboard_is_not_overwritten(tiny_run, tmp_path):
     from l1ad.errors import L1adError
 
