@@ -55,7 +55,7 @@ class _Weights:
     accum: FixedType
     exact_sum: bool  # products need no rounding and any overflow is a wrap: the whole sum can be taken at once
     never_overflows: bool  # and no sum can leave the accumulator's range: the accumulator cast changes nothing
-    float_exact: bool = False  # and float64 holds every partial sum for any input of the layer's input type
+    float_exact: bool  # and float64 holds every partial sum for any input of the layer's input type
 
 
 def accumulation_plan(layer: DenseLayer | Conv2DLayer, w_int: np.ndarray, input_type: FixedType,
@@ -92,6 +92,12 @@ def sums_fit_float(largest_input: float, weights: _Weights) -> bool:
         return False
     bound = largest_input * weights.column_abs_sum + float(np.abs(weights.bias).max(initial=0))
     return bound * 2.0**weights.accum.frac < 2.0**MAX_EXACT_BITS
+
+
+def present_values(x: np.ndarray, features: int) -> np.ndarray:
+    """Per event (rows of ``x``, objects of ``features`` values each): True for every value of an object with any
+    nonzero value, False for the values of absent (all-zero) objects."""
+    return np.repeat(np.any(x.reshape(len(x), -1, features) != 0, axis=2), features, axis=1)
 
 
 def _conv_method(patches: int, by_offset: int, all_offsets: int) -> str:
@@ -142,7 +148,8 @@ class FixedPointNetwork:
         self._types: dict[str, FixedType | None] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._steps: list[tuple[str, Callable]] = []
-        self._dense: dict[str, _Weights] = {}  # the accumulation plan of every dense layer
+        # every dense layer's accumulation plan and the type its sums are cast to (None: they already are of it)
+        self._dense: dict[str, tuple[_Weights, FixedType | None]] = {}
         for layer in network.layers:
             self._steps.append((layer.name, self._compile(layer)))
         self._last_reader = {name: index for index, layer in enumerate(network.layers) for name in layer_inputs(layer)}
@@ -193,10 +200,12 @@ class FixedPointNetwork:
                 raise EmulationError(f"dense layer {layer.name!r}: weights do not match its {n_in} inputs")
             weights = accumulation_plan(layer, w_int, in_t)
             self._out(layer, (len(layer.bias),), layer.type)
-            self._dense[layer.name] = weights
-            if weights.never_overflows and contains(layer.type, layer.accum_type):  # hls4ml's exact 'auto' types
+            # hls4ml's exact 'auto' types: the accumulator's values are already of the result type
+            out_t = None if weights.never_overflows and contains(layer.type, layer.accum_type) else layer.type
+            self._dense[layer.name] = (weights, out_t)
+            if out_t is None:
                 return lambda values: _accumulate(values[layer.input].reshape(-1, n_in), weights, in_t)
-            return lambda values: cast(_accumulate(values[layer.input].reshape(-1, n_in), weights, in_t), layer.type)
+            return lambda values: cast(_accumulate(values[layer.input].reshape(-1, n_in), weights, in_t), out_t)
         if isinstance(layer, Conv2DLayer):
             return self._compile_conv(layer)
         if isinstance(layer, AvgPool2DLayer):
@@ -362,7 +371,7 @@ class FixedPointNetwork:
 
         def run(values):
             x, y = self._flat(values, layer.input), self._flat(values, layer.reconstruction)
-            present = np.repeat(np.any(x.reshape(len(x), -1, layer.features) != 0, axis=2), layer.features, axis=1)
+            present = present_values(x, layer.features)
             diff = _ints(x, x_t, frac) - _ints(y, y_t, frac)
             total = _exact((present * np.square(diff)).sum(axis=1), 2 * frac, layer.sum_type, layer.name)
             return total / np.maximum(present.sum(axis=1), 1)
@@ -435,14 +444,14 @@ class FixedPointNetwork:
 
     def dense_plan(self, name: str) -> _Weights:
         """The accumulation plan of dense layer ``name`` (its weights as exact values, whether sums are exact)."""
-        return self._dense[name]
+        return self._dense[name][0]
 
     def dense_from_sums(self, name: str, total: np.ndarray) -> np.ndarray:
         """Dense layer ``name``'s output from the exact sums of its products and bias: the same as its rule where
         those sums are exact in float64 (``float_sums_exact`` of its inputs and a plan with ``exact_sum``)."""
-        weights, layer = self._dense[name], self.network.layer(name)
+        weights, out_t = self._dense[name]
         acc = total if weights.never_overflows else cast(total, weights.accum)
-        return acc if weights.never_overflows and contains(layer.type, layer.accum_type) else cast(acc, layer.type)
+        return acc if out_t is None else cast(acc, out_t)
 
     def step(self, index: int) -> Callable:
         """The compiled rule of layer ``index``: a function of the values of the layers it reads."""

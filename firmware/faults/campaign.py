@@ -43,6 +43,7 @@ from l1ad.firmware.emulator import (
     accumulation_plan,
     float_sums_exact,
     layer_inputs,
+    present_values,
     sums_fit_float,
 )
 from l1ad.firmware.faults.sites import FaultSites
@@ -166,7 +167,7 @@ class FaultCampaign:
         if isinstance(layer, SumSquaresScore):
             return np.ones_like(y), np.abs(y), ones
         x = values[layer.input].reshape(len(raw), -1)
-        present = np.repeat(np.any(x.reshape(len(x), -1, layer.features) != 0, axis=2), layer.features, axis=1)
+        present = present_values(x, layer.features)
         return present / np.maximum(present.sum(axis=1), 1)[:, None], np.abs(x - y), ones
 
     # -- scores -------------------------------------------------------------------------------------------------------
@@ -364,11 +365,12 @@ def _score_bound(campaign: FaultCampaign, start: int, column: int) -> tuple[np.n
             low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
             beta = beta + _rounding_slack(layer.type, in_t)
         elif isinstance(layer, QuantizeLayer):  # the identity and its rounding, or a saturating cast that may clip
-            if not (contains(layer.type, in_t) or _cannot_wrap(layer.type, lo, hi)):
+            identity = contains(layer.type, in_t)
+            if not (identity or _cannot_wrap(layer.type, lo, hi)):
                 return None
-            if not (contains(layer.type, in_t) or _in_range(layer.type, lo, hi)):
+            if not (identity or _in_range(layer.type, lo, hi)):
                 low, high = np.minimum(low, 0.0), np.maximum(high, 0.0)
-            beta = beta + (0.0 if contains(layer.type, in_t) else _rounding_slack(layer.type, in_t))
+            beta = beta + (0.0 if identity else _rounding_slack(layer.type, in_t))
         else:
             return None
         previous = layer.name
@@ -445,6 +447,7 @@ class _NeuronFaults:
         after = layers[self.start] if self.start < len(layers) else None
         self.next_dense = (after.name if isinstance(after, DenseLayer) and after.input == layers[self.chain[-1]].name
                            and campaign.net.dense_plan(after.name).exact_sum else None)
+        self.next_weights = None if self.next_dense is None else campaign.net.dense_plan(self.next_dense).w[column]
         self.bound = _score_bound(campaign, self.start, column) if campaign.prune else None
         self.column_slack = _column_slack(campaign, self.chain)
 
@@ -496,7 +499,7 @@ class _NeuronFaults:
             part = slice(first, first + PAIRS_PER_PASS)
             given = {}
             if sums is not None:
-                moved_sums = sums[e[part]] + change[part, None] * campaign.net.dense_plan(self.next_dense).w[self.column]
+                moved_sums = sums[e[part]] + change[part, None] * self.next_weights
                 given[self.next_dense] = campaign.net.dense_from_sums(self.next_dense, moved_sums)
             for index in self.chain:
                 name = layers[index].name
