@@ -84,13 +84,14 @@ class _Layers:
             return self.tf.keras.layers.Dense(units, name=name)(x)
         return self._qdense(units, kernel_quantizer=self._weights, bias_quantizer=self._weights, name=name)(x)
 
-    def conv2d(self, x, filters: int, kernel: tuple[int, int], name: str):
+    def conv2d(self, x, filters: int, kernel: tuple[int, int], name: str, strides: tuple[int, int] = (1, 1),
+               padding: str = "same"):
         if self.q is None:
-            return self.tf.keras.layers.Conv2D(filters, kernel, padding="same", name=name)(x)
+            return self.tf.keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, name=name)(x)
         from qkeras import QConv2D
 
-        return QConv2D(filters, kernel, padding="same", kernel_quantizer=self._weights, bias_quantizer=self._weights,
-                       name=name)(x)
+        return QConv2D(filters, kernel, strides=strides, padding=padding, kernel_quantizer=self._weights,
+                       bias_quantizer=self._weights, name=name)(x)
 
     def relu(self, x, name: str):
         if self.q is None:
@@ -114,7 +115,8 @@ def build_dense_autoencoder(cfg: ModelConfig):
 
 
 def build_dense_vae(cfg: ModelConfig, beta: float):
-    """VAE trained on masked MSE + beta x KL; the decoder reads z = mu at inference (no sampling outside training)."""
+    """VAE trained on masked MSE + beta x KL per input value (see :func:`variational_latent`); the decoder reads z = mu
+    at inference (no sampling outside training)."""
     layers = _Layers(cfg)
     inputs = layers.tf.keras.Input(shape=(N_INPUTS,), name="inputs")
     x = layers.stack(layers.input_quantizer(inputs), cfg.encoder_units, "enc")
@@ -125,7 +127,12 @@ def build_dense_vae(cfg: ModelConfig, beta: float):
 
 def variational_latent(layers: _Layers, x, latent_dim: int, beta: float):
     """The VAE bottleneck: ``z_mean`` and ``z_log_var`` heads and the sampled ``z``; ``finish(model)`` adds the
-    beta-weighted KL term to the model's loss (and reports it as metric ``kl``)."""
+    beta-weighted KL term to the model's loss (and reports the KL, summed over latent dimensions, as metric ``kl``).
+
+    The KL is divided by the number of input values, ``N_INPUTS``, because the reconstruction loss is a mean over
+    input values rather than the ELBO's sum: so beta = 1 weighs the two terms as the ELBO does. Added to the mean
+    unnormalised, the KL was weighed ~57 times more: at beta 0.5 the posterior collapsed (no latent unit with
+    Var[mu] > 0.01 on zero-bias background, so mu2 hardly depended on the event; README "Baselines")."""
     tf = layers.tf
     z_mean = layers.dense(x, latent_dim, "z_mean")
     z_log_var = layers.dense(x, latent_dim, "z_log_var")
@@ -133,7 +140,7 @@ def variational_latent(layers: _Layers, x, latent_dim: int, beta: float):
 
     def finish(model):
         kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1))
-        model.add_loss(beta * kl)
+        model.add_loss(beta * kl / N_INPUTS)
         model.add_metric(kl, name="kl")
         return model
 

@@ -84,6 +84,22 @@ def test_vae_learns_with_kl_and_scores_ttbar_higher(vae, tiny_dataset):
     assert [layer.name for layer in vae.trigger_network().layers][-1] == "z_mean"  # mu2: the encoder alone
 
 
+def test_vae_kl_is_weighed_per_input_value():
+    """The loss adds beta x KL / 57, as the reconstruction is a mean over the input values; added unnormalised, the
+    KL collapsed the posterior on the zb dataset (README "Baselines"; too few events here to show it)."""
+    import tensorflow as tf
+
+    from l1ad.models.autoencoder import N_INPUTS, build_dense_vae, vae_trigger_model
+
+    cfg = ModelConfig(name="dense_vae", quantization=None, latent_dim=4)
+    tf.keras.utils.set_random_seed(1)
+    model = build_dense_vae(cfg, beta=0.25)
+    x = np.random.default_rng(0).normal(size=(64, N_INPUTS)).astype(np.float32)
+    model(x, training=False)
+    kl = latent_score(vae_trigger_model(model, "kl").predict(x, verbose=0), "kl").mean()
+    assert float(tf.add_n(model.losses)) == pytest.approx(0.25 * kl / N_INPUTS, rel=1e-4)
+
+
 def test_vae_saves_loads_and_switches_scores(vae, tiny_dataset, tmp_path):
     particles = tiny_dataset.background("test").particles[:500]
     vae.save(tmp_path / "vae")
@@ -95,6 +111,20 @@ def test_vae_saves_loads_and_switches_scores(vae, tiny_dataset, tmp_path):
     scores = kl.score_samples(particles)
     assert kl.trigger_network().output_shape == (None, 2 * vae.model_config.latent_dim)
     assert (scores >= 0).all() and not np.array_equal(scores, vae.score_samples(particles))
+
+
+def test_latent_variances_are_those_of_the_encoder_means(vae, tiny_dataset, tiny_run):
+    from l1ad.errors import ConfigError
+    from l1ad.models.autoencoder import vae_trigger_model
+    from l1ad.models.registry import load_detector
+
+    particles = tiny_dataset.background("test").particles[:700]
+    means = vae_trigger_model(vae.keras_model, "mu2").predict(vae.network_inputs(particles), verbose=0)
+    variances = vae.latent_variances(particles)
+    assert variances.shape == (vae.model_config.latent_dim,)
+    np.testing.assert_allclose(variances, means.astype(np.float64).var(axis=0), rtol=1e-6)
+    with pytest.raises(ConfigError, match="is not a VAE"):
+        load_detector(tiny_run.paths.model).latent_variances(particles)
 
 
 def test_unknown_vae_score_is_rejected():
