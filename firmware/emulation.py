@@ -73,7 +73,8 @@ def emulate(hls_model, detector, inputs: dict[str, np.ndarray], hls_outputs: dic
             decision_mismatch_events={wp: int(((scores[name] > t) != (hls_scores[name] > t)).sum())
                                       for wp, t in thresholds.items()}))
     elapsed = time.perf_counter() - started
-    emulation = Emulation(network_file=NETWORK_FILE, score=describe(network), agreement=agreement,
+    emulation = Emulation(network_file=NETWORK_FILE, score=describe(network, detector.firmware_score()),
+                          agreement=agreement,
                           working_points=firmware_working_points(scores, metrics, cfg),
                           confidence_level=cfg.confidence_level, events_per_second=n_events / max(elapsed, 1e-9))
     return emulation, network

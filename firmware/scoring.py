@@ -14,6 +14,7 @@ from l1ad.firmware.fixed import MAX_SCORE_BITS, FixedType, exact_type
 from l1ad.firmware.network import FixedNetwork, MaskedMSEScore, SumSquaresScore
 
 SCORE_LAYER = "trigger_score"
+OUTPUT = "output"  # the score is the network's single output value (a student's): no score layer to add
 
 DESCRIPTIONS = {
     "sum_squares": "sum of squares of the network outputs, exact fixed point ({type})",
@@ -41,12 +42,16 @@ def _difference_type(a: FixedType, b: FixedType) -> FixedType:
 
 def with_score(network: FixedNetwork, kind: str) -> FixedNetwork:
     """``network`` with a score layer ``kind`` ('sum_squares' over its single output, 'masked_mse' of its single
-    output against its input) appended and named as its score."""
+    output against its input) appended and named as its score; ``network`` itself for 'output'."""
     if len(network.outputs) != 1:
         raise EmulationError(f"{network.model}: a firmware score needs one network output, got {network.outputs}")
     out = network.outputs[0]
     net = FixedPointNetwork(network)
     n_out, out_type = math.prod(net.shape(out)), net.output_type(out)
+    if kind == OUTPUT:
+        if n_out != 1:
+            raise EmulationError(f"{network.model}: the score is the network output, but {out!r} has {n_out} values")
+        return network
     if out_type is None:
         raise EmulationError(f"{network.model}: the output {out!r} is already a score")
     if kind == "sum_squares":
@@ -57,12 +62,16 @@ def with_score(network: FixedNetwork, kind: str) -> FixedNetwork:
         layer = MaskedMSEScore(name=SCORE_LAYER, input=network.input.name, reconstruction=out,
                                sum_type=_square_sum_type(diff, n_out, f"{network.model} score"))
     else:
-        raise EmulationError(f"{network.model}: no firmware score {kind!r} (known: {', '.join(DESCRIPTIONS)})")
+        raise EmulationError(f"{network.model}: no firmware score {kind!r} (known: {', '.join(DESCRIPTIONS)}, "
+                             f"{OUTPUT})")
     return network.model_copy(update={"layers": [*network.layers, layer], "score": SCORE_LAYER})
 
 
-def describe(network: FixedNetwork) -> str:
-    """Where the trigger score is computed, for the report."""
+def describe(network: FixedNetwork, kind: str | None = None) -> str:
+    """Where the trigger score is computed, for the report (``kind``: the detector's ``firmware_score()``)."""
+    if kind == OUTPUT:
+        out = network.outputs[0]
+        return f"firmware: the network's single output ({FixedPointNetwork(network).output_type(out)}), the score as is"
     if network.score is None:
         return "software: float64 from the firmware's outputs (the score needs tanh or exp, not computed in firmware)"
     layer = network.layer(network.score)

@@ -12,6 +12,7 @@ from l1ad.config import MODELS, ModelConfig
 from l1ad.models.autoencoder import build_dense_autoencoder, build_dense_vae
 from l1ad.models.cicada import build_cicada_teacher
 from l1ad.models.cnn import build_cnn_autoencoder, build_cnn_vae
+from l1ad.models.student import build_student
 
 
 def _dense_ae(cfg, seed):
@@ -57,6 +58,9 @@ BUILDERS: dict[str, Callable] = {
     "cnn_ae": _cnn_ae,
     "cnn_vae": _cnn_vae,
     "cicada_teacher": _cicada_teacher,
+    "student_dense": lambda cfg, seed: build_student(cfg),
+    "student_regions": lambda cfg, seed: build_student(cfg),
+    "student_conv": lambda cfg, seed: build_student(cfg),
     "isolation_forest": _isolation_forest,
     "gmm": _gmm,
 }

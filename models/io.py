@@ -19,6 +19,7 @@ from pydantic import Field
 
 from l1ad.config import MODELS, EmulationConfig, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.config.base import StrictModel
+from l1ad.config.distill import TargetConfig
 from l1ad.errors import ModelFileError, first_line
 from l1ad.files import validate_model
 
@@ -33,6 +34,15 @@ class InputDescription(StrictModel):
     quantizer: dict | str = Field(description="the input quantizer (bits, integer bits, signed), or 'none (float model)'")
 
 
+class TeacherRef(StrictModel):
+    """The teacher a distilled student learned from, and the target it regressed."""
+
+    label: str
+    model_dir: str
+    score: str = Field(description="what the teacher's score is")
+    target: TargetConfig
+
+
 class Provenance(StrictModel):
     """Where a trained model comes from; the dataset fields let later stages refuse a model trained elsewhere."""
 
@@ -42,6 +52,7 @@ class Provenance(StrictModel):
     dataset_digest: str | None = None
     config_digest: str | None = None
     mlflow_run_id: str | None = None
+    teacher: TeacherRef | None = Field(None, description="distilled students: their teacher and target")
 
 
 class ModelCard(StrictModel):

@@ -22,15 +22,18 @@ import numpy as np
 from l1ad import __version__
 from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
 from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
-from l1ad.errors import L1adError, ModelFileError, NotConvertibleError, first_line
+from l1ad.errors import ConfigError, DataFileError, L1adError, ModelFileError, NotConvertibleError, first_line
 from l1ad.models.autoencoder import LatentScore, ReconstructionScore, angle_scales, masked_mse_loss, vae_trigger_model
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
 from l1ad.models.builders import build_network
 from l1ad.models.io import FORMAT, ModelCard, read_card, read_preprocessing, write_model_dir
 from l1ad.models.preprocessing import PtScaler, RegionScaler
+from l1ad.models.student import OutputScore
 from l1ad.progress import progress_bar
 
 WEIGHTS = "weights.h5"
+OBJECT_INPUTS = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
+REGION_INPUTS = "calorimeter regions 18 (phi) x 14 (eta), GeV, flattened to 252 and divided by a fitted scale"
 
 
 SCORE_DESCRIPTIONS = {
@@ -41,25 +44,40 @@ SCORE_DESCRIPTIONS = {
 }
 
 
-class AutoencoderDetector(DetectorBase):
-    """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
+class KerasDetector(DetectorBase):
+    """What every Keras detector shares: the fitted scaler (trigger objects or calorimeter regions, as the catalogue
+    says the model reads), the input quantizer, chunked scoring, the training loop, and the saved directory.
 
-    scaler_type = PtScaler
-    input_description = "ADC2021 (19 objects x pT, eta, phi) flattened to 57; pT standardised per slot, padding 0"
+    Subclasses implement ``fit`` (calling :meth:`_start` then :meth:`_train`), ``trigger_network``,
+    ``output_score``, ``training_loss``, ``score_name`` and ``score_description``.
+    """
 
     def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
                  acceptance: EtaAcceptance | None = None):
         super().__init__(model, training, seed, acceptance)
-        self.scaler: PtScaler | None = None
+        self.scaler: PtScaler | RegionScaler | None = None
         self.keras_model = None
-        self._encoder = None  # the VAE encoder sub-model of keras_model, see trigger_network
+
+    @property
+    def reads_regions(self) -> bool:
+        return MODELS[self.model_config.name].inputs == "regions"
+
+    @property
+    def scaler_type(self) -> type:
+        return RegionScaler if self.reads_regions else PtScaler
+
+    @property
+    def input_description(self) -> str:
+        return REGION_INPUTS if self.reads_regions else OBJECT_INPUTS
 
     def _check_inputs(self, X: np.ndarray, what: str) -> None:
-        check_particles(X, what)
+        if self.reads_regions:
+            check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what, dtype_kinds="uif")
+        else:
+            check_particles(X, what)
 
-    # -- scikit-learn style API ---------------------------------------------------------------------------------
-    def fit(self, X: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
-        """Train on background events ``X`` (early stopping on ``validation`` if given, else on the training loss)."""
+    def _start(self, X: np.ndarray):
+        """Seed, fit the scaler on ``X`` and build the untrained network; returns ``X``'s network inputs."""
         import tensorflow as tf
 
         self._check_inputs(X, "training data")
@@ -67,24 +85,25 @@ class AutoencoderDetector(DetectorBase):
         tf.config.experimental.enable_op_determinism()
         self.scaler = self.scaler_type().fit(X)
         self.keras_model = build_network(self.model_config, self.seed)
-        self._encoder = None
+        return self.network_inputs(X)
+
+    def _train(self, x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None,
+               verbose: int = 0) -> None:
+        """Fit ``keras_model`` on (x, y) with the training config: Adam, early stopping on the validation loss (else
+        the training loss), optional pruning; the per-epoch history goes to ``history``."""
+        import tensorflow as tf
+
         t = self.training_config
-        x = self.network_inputs(X)
-        val = None
-        if validation is not None:
-            self._check_inputs(validation, "validation data")
-            xv = self.network_inputs(validation)
-            val = (xv, xv)
         model, callbacks, pruned_epochs = self.keras_model, [], 0
         if t.pruning is not None:
             model, callbacks, pruned_epochs = _with_pruning(model, t, steps_per_epoch=-(-len(x) // t.batch_size))
         model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate), loss=self.training_loss())
         callbacks.append(tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss" if val is not None else "loss", patience=t.early_stopping_patience,
+            monitor="val_loss" if validation is not None else "loss", patience=t.early_stopping_patience,
             restore_best_weights=True, start_from_epoch=pruned_epochs))
         with progress_bar(t.epochs, f"train {self.label}", "epoch") as bar:
             callbacks.append(_epoch_progress(bar))
-            fit = model.fit(x, x, validation_data=val, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
+            fit = model.fit(x, y, validation_data=validation, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
                             callbacks=callbacks, verbose=verbose)
         self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
         if t.pruning is not None:
@@ -93,7 +112,6 @@ class AutoencoderDetector(DetectorBase):
             # Back to the registered architecture (no pruning wrappers), so saving, loading and hls4ml see plain layers.
             self.keras_model.set_weights(tfmot.sparsity.keras.strip_pruning(model).get_weights())
             self.history["weight_sparsity"] = [self.weight_sparsity()]
-        return self
 
     def weight_sparsity(self) -> float:
         """Fraction of kernel weights that are exactly zero."""
@@ -105,6 +123,73 @@ class AutoencoderDetector(DetectorBase):
         self._check_fitted()
         x = self.scaler.transform(X)
         return np.asarray(self.keras_model.get_layer("input_quantizer")(x), dtype=np.float32)
+
+    def _scoring_network(self):
+        """The network whose outputs give the score (default: the trigger network)."""
+        return self.trigger_network()
+
+    def _scores(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
+        network = self._scoring_network()
+        scores = np.empty(len(X), dtype=np.float64)
+        with progress_bar(len(X), f"score {self.label}", "ev", leave=False, show=len(X) > SCORING_CHUNK) as bar:
+            for start in range(0, len(X), SCORING_CHUNK):
+                x = self.network_inputs(X[start : start + SCORING_CHUNK])
+                outputs = network.predict(x, batch_size=batch_size, verbose=0)
+                scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
+                bar.update(len(x))
+        return scores
+
+    # -- persistence --------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        self._check_fitted()
+        q = self.model_config.quantization
+        quantizer = ({"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True} if q is not None
+                     else "none (float model)")
+        card = ModelCard(
+            format=FORMAT, family="keras", model=self.model_config, training=self.training_config, seed=self.seed,
+            score=f"{self.score_name}: {self.score_description} (higher = more anomalous)",
+            input={"layout": self.input_description, "quantizer": quantizer}, acceptance=self.acceptance,
+            history=self.history,
+            provenance={"l1ad_version": __version__, **self.provenance},
+        )
+        return write_model_dir(directory, card, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> KerasDetector:
+        directory = Path(directory)
+        card = read_card(directory)
+        detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
+        detector.scaler = read_preprocessing(directory, detector.scaler_type)
+        detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
+        detector.history = card.history
+        detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
+        return detector
+
+    def _check_fitted(self) -> None:
+        if self.keras_model is None or self.scaler is None:
+            raise L1adError("the detector is not fitted: call fit() or load() first")
+
+
+class AutoencoderDetector(KerasDetector):
+    """A (quantized or float) autoencoder or VAE; its score comes from the reconstruction or, for a VAE, the encoder."""
+
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None):
+        super().__init__(model, training, seed, acceptance)
+        self._encoder = None  # the VAE encoder sub-model of keras_model, see trigger_network
+
+    def fit(self, X: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> AutoencoderDetector:
+        """Train on background events ``X`` (early stopping on ``validation`` if given, else on the training loss)."""
+        x = self._start(X)
+        self._encoder = None
+        val = None
+        if validation is not None:
+            self._check_inputs(validation, "validation data")
+            xv = self.network_inputs(validation)
+            val = (xv, xv)
+        self._train(x, x, val, verbose)
+        return self
 
     @property
     def score_name(self) -> str:
@@ -129,6 +214,19 @@ class AutoencoderDetector(DetectorBase):
         if self._encoder is None:  # built once per network, so predict() traces once
             self._encoder = vae_trigger_model(self.keras_model, self.score_name)
         return self._encoder
+
+    def latent_variances(self, X: np.ndarray) -> np.ndarray:
+        """A VAE's Var[mu_i] over events ``X``, one per latent dimension: a unit with Var < 0.01 is inactive (Burda
+        et al., arXiv:1509.00519); no active unit means a collapsed posterior, and mu2 then hardly depends on the
+        event."""
+        self._check_fitted()
+        if not MODELS[self.model_config.name].variational:
+            raise ConfigError(f"{self.model_config.run_label} is not a VAE: it has no latent means")
+        self._check_inputs(X, "events")
+        encoder, x = vae_trigger_model(self.keras_model, "mu2"), self.network_inputs(X)
+        means = np.concatenate([encoder.predict(x[i : i + SCORING_CHUNK], verbose=0)
+                                for i in range(0, len(x), SCORING_CHUNK)])
+        return means.astype(np.float64).var(axis=0)
 
     def _scoring_network(self):
         """The network whose outputs give the score: the trigger network, or the whole VAE for its mse score."""
@@ -171,51 +269,9 @@ class AutoencoderDetector(DetectorBase):
             return ReconstructionScore(self.angle_scales)
         return LatentScore(self.score_name)
 
-    def _scores(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        """Scores in chunks, so scoring N events holds the inputs and the scores but only one chunk's intermediates."""
-        network = self._scoring_network()
-        scores = np.empty(len(X), dtype=np.float64)
-        with progress_bar(len(X), f"score {self.label}", "ev", leave=False, show=len(X) > SCORING_CHUNK) as bar:
-            for start in range(0, len(X), SCORING_CHUNK):
-                x = self.network_inputs(X[start : start + SCORING_CHUNK])
-                outputs = network.predict(x, batch_size=batch_size, verbose=0)
-                scores[start : start + len(x)] = self.score_from_outputs(x, outputs)
-                bar.update(len(x))
-        return scores
-
-    # -- persistence --------------------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        self._check_fitted()
-        q = self.model_config.quantization
-        quantizer = ({"bits": q.input_bits, "integer_bits": q.input_integer_bits, "signed": True} if q is not None
-                     else "none (float model)")
-        card = ModelCard(
-            format=FORMAT, family="keras", model=self.model_config, training=self.training_config, seed=self.seed,
-            score=f"{self.score_name}: {self.score_description} (higher = more anomalous)",
-            input={"layout": self.input_description, "quantizer": quantizer}, acceptance=self.acceptance,
-            history=self.history,
-            provenance={"l1ad_version": __version__, **self.provenance},
-        )
-        return write_model_dir(directory, card, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
-
     @property
     def score_description(self) -> str:
         return SCORE_DESCRIPTIONS[self.score_name]
-
-    @classmethod
-    def load(cls, directory: str | Path) -> AutoencoderDetector:
-        directory = Path(directory)
-        card = read_card(directory)
-        detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
-        detector.scaler = read_preprocessing(directory, cls.scaler_type)
-        detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
-        detector.history = card.history
-        detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
-        return detector
-
-    def _check_fitted(self) -> None:
-        if self.keras_model is None or self.scaler is None:
-            raise L1adError("the detector is not fitted: call fit() or load() first")
 
 
 def _epoch_progress(bar):
@@ -279,19 +335,64 @@ def _mse(y_true, y_pred):
 class RegionAutoencoderDetector(AutoencoderDetector):
     """An autoencoder on calorimeter regions (N, 18, 14); score = MSE over the 252 scaled regions."""
 
-    scaler_type = RegionScaler
-    input_description = "calorimeter regions 18 (phi) x 14 (eta), GeV, flattened to 252 and divided by a fitted scale"
-
     score_description = "reconstruction MSE over the 252 scaled calorimeter regions"
 
     def training_loss(self):
         return _mse
-
-    def _check_inputs(self, X: np.ndarray, what: str) -> None:
-        check_events(X, (N_REGION_PHI, N_REGION_ETA), "calorimeter regions", what, dtype_kinds="uif")
 
     def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         return ReconstructionScore(masked=False)
 
     def firmware_score(self) -> str | None:
         return None  # the unmasked MSE over 252 regions is left to software
+
+
+LOSSES = {"mae": "mean_absolute_error", "mse": "mean_squared_error", "huber": "huber"}
+
+
+class StudentDetector(KerasDetector):
+    """A student network on trigger objects or calorimeter regions (as its catalogue entry reads)."""
+
+    score_name = "target"
+
+    @property
+    def score_description(self) -> str:
+        return "the student's regression of its teacher's score target (see provenance.teacher)"
+
+    def fit(self, X: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None = None, *,
+            verbose: int = 0) -> StudentDetector:
+        """Regress targets ``y`` (one per event of ``X``) with the configured loss; early stopping on ``validation``
+        = (events, targets) if given, else on the training loss."""
+        targets = _targets(y, len(X), "training")
+        x = self._start(X)
+        val = None
+        if validation is not None:
+            xv, yv = validation
+            self._check_inputs(xv, "validation data")
+            val = (self.network_inputs(xv), _targets(yv, len(xv), "validation"))
+        self._train(x, targets, val, verbose)
+        return self
+
+    def training_loss(self):
+        return LOSSES[str(MODELS[self.model_config.name].param(self.model_config, "loss"))]
+
+    def trigger_network(self):
+        """The whole student: it is what runs in the trigger."""
+        self._check_fitted()
+        return self.keras_model
+
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return OutputScore()
+
+    def firmware_score(self) -> str | None:
+        """The score is the network's output: the firmware computes it exactly, with nothing added."""
+        return "output"
+
+
+def _targets(y, n_events: int, what: str) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (n_events,):
+        raise DataFileError(f"{what} targets: expected one per event, shape ({n_events},), got {y.shape}")
+    if not np.isfinite(y).all():
+        raise DataFileError(f"{what} targets: {int((~np.isfinite(y)).sum())} are NaN or Inf")
+    return y.astype(np.float32)

@@ -8,7 +8,7 @@ from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.models.base import Detector
 from l1ad.models.classical import ClassicalDetector
 from l1ad.models.io import read_card
-from l1ad.models.neural import AutoencoderDetector, RegionAutoencoderDetector
+from l1ad.models.neural import AutoencoderDetector, RegionAutoencoderDetector, StudentDetector
 
 
 def detector_class(name: str) -> type:
@@ -16,6 +16,8 @@ def detector_class(name: str) -> type:
     spec = MODELS[name]
     if spec.family == "sklearn":
         return ClassicalDetector
+    if spec.student:
+        return StudentDetector
     return RegionAutoencoderDetector if spec.inputs == "regions" else AutoencoderDetector
 
 

@@ -257,9 +257,19 @@ class RunConfig(StrictModel):
         default_factory=_default_bench, min_length=1, description="the baselines 'l1ad bench' trains and compares"
     )
 
+    @field_validator("model")
+    @classmethod
+    def _not_a_student(cls, model: ModelConfig) -> ModelConfig:
+        if MODELS[model.name].student:
+            raise ValueError(f"{model.name!r} is a student: it learns a teacher's score, so 'l1ad distill --teacher "
+                             "... --student CONFIG' trains it, not a run config")
+        return model
+
     @field_validator("bench")
     @classmethod
     def _unique_labels(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        for model in models:
+            cls._not_a_student(model)
         labels = [m.run_label for m in models]
         repeated = sorted({label for label in labels if labels.count(label) > 1})
         if repeated:
