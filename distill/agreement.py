@@ -9,17 +9,20 @@ interval (the two efficiencies are measured on the same events, so their errors 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 from scipy.stats import pearsonr, spearmanr
 
 from l1ad.benchmark.evaluation.metrics import threshold_for_fpr
 from l1ad.benchmark.statistics import clopper_pearson
+from l1ad.config.base import StrictModel
+
+MaybeNaN = Annotated[float, Field(allow_inf_nan=True)]  # NaN where the teacher accepts no event of a sample
 
 
-@dataclass(frozen=True)
-class DecisionAgreement:
+class DecisionAgreement(StrictModel):
     """Teacher and student decisions on one sample at their thresholds for the same background rate."""
 
     n_events: int
@@ -33,21 +36,21 @@ class DecisionAgreement:
         return 1.0 - (self.n_teacher_only + self.n_student_only) / max(self.n_events, 1)
 
 
-@dataclass(frozen=True)
-class KeptEfficiency:
+class KeptEfficiency(StrictModel):
     """One signal's efficiency for teacher and student at the same rate, and the fraction the student keeps."""
 
     teacher: float
     teacher_interval: tuple[float, float]
     student: float
     student_interval: tuple[float, float]
-    kept: float  # student / teacher (nan when the teacher accepts nothing)
-    kept_interval: tuple[float, float]  # paired bootstrap over the signal events, at the same confidence level
+    kept: MaybeNaN  # student / teacher (nan when the teacher accepts nothing)
+    kept_interval: tuple[MaybeNaN, MaybeNaN]  # paired bootstrap over the signal events, at the same confidence level
     decisions: DecisionAgreement
 
+    model_config = StrictModel.model_config | {"ser_json_inf_nan": "constants"}
 
-@dataclass(frozen=True)
-class Agreement:
+
+class Agreement(StrictModel):
     """Teacher-student agreement at one background accept fraction ``fpr``."""
 
     fpr: float
@@ -58,10 +61,13 @@ class Agreement:
     background: DecisionAgreement
     signals: dict[str, KeptEfficiency]
 
+    model_config = StrictModel.model_config | {"ser_json_inf_nan": "constants"}
+
 
 def _decisions(teacher: np.ndarray, student: np.ndarray) -> DecisionAgreement:
-    return DecisionAgreement(len(teacher), int((teacher & student).sum()), int((teacher & ~student).sum()),
-                             int((~teacher & student).sum()))
+    return DecisionAgreement(n_events=len(teacher), n_both=int((teacher & student).sum()),
+                             n_teacher_only=int((teacher & ~student).sum()),
+                             n_student_only=int((~teacher & student).sum()))
 
 
 def _kept_interval(teacher: np.ndarray, student: np.ndarray, confidence_level: float, bootstrap_samples: int,
@@ -94,11 +100,15 @@ def agreement(teacher_background: np.ndarray, student_background: np.ndarray,
         t_acc, s_acc = ts > t_cut, ss > s_cut
         n, k_t, k_s = len(ts), int(t_acc.sum()), int(s_acc.sum())
         kept[name] = KeptEfficiency(
-            teacher=k_t / n, teacher_interval=clopper_pearson(k_t, n, confidence_level),
-            student=k_s / n, student_interval=clopper_pearson(k_s, n, confidence_level),
+            teacher=k_t / n, teacher_interval=_floats(clopper_pearson(k_t, n, confidence_level)),
+            student=k_s / n, student_interval=_floats(clopper_pearson(k_s, n, confidence_level)),
             kept=k_s / k_t if k_t else float("nan"),
             kept_interval=_kept_interval(t_acc, s_acc, confidence_level, bootstrap_samples, seed),
             decisions=_decisions(t_acc, s_acc))
     return Agreement(fpr=float(fpr), pearson=float(pearsonr(tb, sb)[0]), spearman=float(spearmanr(tb, sb)[0]),
-                     teacher_threshold=t_cut, student_threshold=s_cut, background=_decisions(tb > t_cut, sb > s_cut),
+                     teacher_threshold=float(t_cut), student_threshold=float(s_cut), background=_decisions(tb > t_cut, sb > s_cut),
                      signals=kept)
+
+
+def _floats(interval) -> tuple[float, float]:
+    return float(interval[0]), float(interval[1])

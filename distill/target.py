@@ -21,7 +21,7 @@ Transform = Literal["log", "log1p", "identity"]
 
 
 class TargetError(L1adError, ValueError):
-    """Teacher scores the target transform cannot take (NaN, infinite, or not positive for ``log``)."""
+    """Teacher scores the target transform cannot take (NaN, infinite, or negative for ``log``)."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,15 @@ class TeacherTarget:
         if not np.all(np.isfinite(s)):
             raise TargetError(f"{int((~np.isfinite(s)).sum())} teacher scores are NaN or infinite")
         if self.transform == "log":
-            if np.any(s <= 0):
-                raise TargetError(f"the log target needs positive teacher scores; {int((s <= 0).sum())} are <= 0 "
-                                  f"(smallest {s.min():.3g}): use transform 'log1p' or 'identity'")
-            t = np.log(s)
+            # A score of exactly 0 (an event with nothing to reconstruct) is log(0) = -inf: a quantized target
+            # saturates it at its lowest value, as CICADA's saturating quantizer does; a float target cannot hold it.
+            bad = s < 0 if self.bits is not None else s <= 0
+            if np.any(bad):
+                what = "negative" if self.bits is not None else "zero or negative"
+                raise TargetError(f"the log target cannot take {what} teacher scores; {int(bad.sum())} of {s.size} "
+                                  f"are (smallest {s.min():.3g}): use transform 'log1p' or 'identity'")
+            with np.errstate(divide="ignore"):
+                t = np.log(s)
         elif self.transform == "log1p":
             if np.any(s <= -1):
                 raise TargetError(f"the log1p target needs teacher scores above -1; {int((s <= -1).sum())} are not")

@@ -13,9 +13,10 @@ from l1ad.distill.target import TargetError, TeacherTarget
 def test_cicada_target_is_log_times_32_on_a_16_bit_grid_that_saturates():
     target = TeacherTarget()  # log(score) * 32 as quantized_bits(16, 8): LSB 2**-7, range [-256, 256 - 2**-7]
     assert target.lsb == 2.0**-7 and target.limits == (-256.0, 256.0 - 2.0**-7)
-    scores = np.exp(np.array([0.0, 1.0, 0.5 / 32, 0.3 / 32 / 128, 1000 / 32, -300 / 32]))
-    np.testing.assert_array_equal(target.transform_scores(scores), [0.0, 32.0, 0.5, 0.0, 256.0 - 2.0**-7, -256.0])
-    assert target.saturated(target.transform_scores(scores)).tolist() == [False] * 4 + [True] * 2
+    scores = np.append(np.exp(np.array([0.0, 1.0, 0.5 / 32, 0.3 / 32 / 128, 1000 / 32, -300 / 32])), 0.0)
+    np.testing.assert_array_equal(target.transform_scores(scores),
+                                  [0.0, 32.0, 0.5, 0.0, 256.0 - 2.0**-7, -256.0, -256.0])  # log(0) saturates
+    assert target.saturated(target.transform_scores(scores)).tolist() == [False] * 4 + [True] * 3
     # one LSB of the target is a factor exp(2**-7 / 32) in the teacher's score
     assert target.resolution(2.0) == pytest.approx(2.0 * np.expm1(2.0**-12))
 
@@ -31,7 +32,8 @@ def test_targets_keep_the_teachers_order():
 
 @pytest.mark.parametrize(("target", "scores", "message"), [
     (TeacherTarget(), [1.0, np.nan], "NaN or infinite"),
-    (TeacherTarget(), [1.0, 0.0, -2.0], "log target needs positive teacher scores; 2 are <= 0"),
+    (TeacherTarget(), [1.0, 0.0, -2.0], "cannot take negative teacher scores; 1 of 3 are"),
+    (TeacherTarget(bits=None), [1.0, 0.0, -2.0], "cannot take zero or negative teacher scores; 2 of 3"),
     (TeacherTarget("log1p"), [-1.5], "above -1"),
 ])
 def test_bad_teacher_scores_are_one_line_errors(target, scores, message):

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from l1ad.benchmark.datasets.manifest import DatasetManifest
 from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config import RunConfig
+from l1ad.config.distill import StudentConfig
+from l1ad.distill.report import DistillationReport
 from l1ad.files import write_text_atomic
 from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.report import FirmwareReport
@@ -27,6 +29,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "dataset.schema.json": DatasetManifest,  # dataset/dataset.json
     "model.schema.json": ModelCard,  # models/<label>/model.json
     "metrics.schema.json": MetricsReport,  # evaluation/<label>/metrics.json
+    "student.schema.json": StudentConfig,  # a student config of 'l1ad distill' (YAML)
+    "distillation.schema.json": DistillationReport,  # distill/<label>/distillation.json
     "firmware.schema.json": FirmwareReport,  # firmware/<label>/firmware.json
     "rtl.schema.json": RTLReport,  # rtl.json of the open-source RTL path (l1ad.firmware.rtl)
     "faults.schema.json": FaultReport,  # faults/<label>/fault_report.json ('l1ad faults')
