@@ -16,6 +16,7 @@ from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config import RunConfig
 from l1ad.config.distill import StudentConfig
 from l1ad.distill.report import DistillationReport
+from l1ad.distill.sweep import SweepReport
 from l1ad.files import write_text_atomic
 from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.report import FirmwareReport
@@ -31,6 +32,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "metrics.schema.json": MetricsReport,  # evaluation/<label>/metrics.json
     "student.schema.json": StudentConfig,  # a student config of 'l1ad distill' (YAML)
     "distillation.schema.json": DistillationReport,  # distill/<label>/distillation.json
+    "distill-sweep.schema.json": SweepReport,  # distill/sweep_<name>/sweep.json ('l1ad distill --sweep')
     "firmware.schema.json": FirmwareReport,  # firmware/<label>/firmware.json
     "rtl.schema.json": RTLReport,  # rtl.json of the open-source RTL path (l1ad.firmware.rtl)
     "faults.schema.json": FaultReport,  # faults/<label>/fault_report.json ('l1ad faults')
