@@ -8,10 +8,11 @@ teacher; the test samples stay unseen by either until the evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from l1ad.benchmark.datasets.dataset import Dataset
+from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
 from l1ad.config import MODELS
 from l1ad.config.distill import StudentConfig, TargetConfig
 from l1ad.distill.augment import augmented_copies
@@ -45,22 +46,47 @@ class DistillationData:
     validation: np.ndarray
     validation_targets: np.ndarray
     n_background: int  # training background events before augmentation
+    n_exposure: int  # of the training events, exposure events from another dataset
     saturated: float  # fraction of training targets at an end of the target's range (order lost there)
 
 
+def exposure_events(teacher: Detector, config: StudentConfig, dataset: Dataset) -> np.ndarray:
+    """The exposure samples' events in the teacher's inputs (none without an exposure config).
+
+    Raises
+    ------
+    ConfigError
+        If the exposure dataset is the evaluated one (its samples are test events).
+    """
+    exposure = config.exposure
+    if exposure is None:
+        return np.empty((0, *teacher.inputs_of(dataset.background("validation")).shape[1:]), dtype=np.float32)
+    other = load_dataset(Path(exposure.dataset))
+    if not isinstance(other, Dataset):
+        raise ConfigError(f"student config {config.name!r}: exposure.dataset {exposure.dataset} is a sample file, "
+                          "not a dataset directory")
+    if other.digest == dataset.digest:
+        raise ConfigError(f"student config {config.name!r}: exposure dataset {exposure.dataset} is the dataset the "
+                          "student is evaluated on; its samples are test events: take them from another dataset")
+    return np.concatenate([teacher.inputs_of(other.sample(name))[: exposure.events] for name in exposure.samples])
+
+
 def distillation_data(teacher: Detector, config: StudentConfig, dataset: Dataset) -> DistillationData:
-    """The training background and its augmented copies, and the validation background, with the teacher's targets."""
+    """The training background, its augmented copies and any exposure events, and the validation background, with the
+    teacher's targets."""
     check_fits_teacher(config, teacher)
     target = teacher_target(config.target)
     background = teacher.inputs_of(dataset.background("train"))
     extra = augmented_copies(background, config.augmentation, regions=config.reads_regions,
                              rng=np.random.default_rng(config.seed))
-    train = np.concatenate((background, extra)) if len(extra) else background
+    exposure = exposure_events(teacher, config, dataset)
+    train = np.concatenate([background, *(x for x in (extra, exposure) if len(x))])
     validation = teacher.inputs_of(dataset.background("validation"))
     y = target.transform_scores(teacher.score_samples(train))
     return DistillationData(train=train, train_targets=y, validation=validation,
                             validation_targets=target.transform_scores(teacher.score_samples(validation)),
-                            n_background=len(background), saturated=float(target.saturated(y).mean()))
+                            n_background=len(background), n_exposure=len(exposure),
+                            saturated=float(target.saturated(y).mean()))
 
 
 def fit_student(teacher: Detector, config: StudentConfig, dataset: Dataset) -> tuple[Detector, DistillationData]:

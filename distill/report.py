@@ -20,7 +20,7 @@ from pydantic import Field
 from l1ad.benchmark.datasets.manifest import DatasetRef
 from l1ad.benchmark.plotting import hep_pyplot
 from l1ad.config.base import StrictModel
-from l1ad.config.distill import AugmentationConfig, TargetConfig
+from l1ad.config.distill import AugmentationConfig, ExposureConfig, TargetConfig
 from l1ad.distill.agreement import Agreement
 from l1ad.files import read_json_model, write_json_model
 
@@ -37,6 +37,8 @@ class DistillationReport(StrictModel):
     dataset: DatasetRef
     target: TargetConfig
     augmentation: AugmentationConfig
+    exposure: ExposureConfig | None = Field(None, description="events from another dataset, if any")
+    exposure_events: int = Field(0, ge=0, description="of the training events, exposure events")
     training_events: int = Field(ge=1, description="training events the student saw (background and its copies)")
     background_events: int = Field(ge=1, description="of them, training background events before augmentation")
     saturated_fraction: float = Field(ge=0, le=1, description="training targets at an end of the target's range")

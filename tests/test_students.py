@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 from l1ad.benchmark.trigger.layout import N_REGION_PHI
 from l1ad.config.distill import AugmentationConfig, StudentConfig, load_student_config
 from l1ad.distill.augment import augmented_copies, rotate_objects, rotate_regions, shuffle_objects
+from l1ad.distill.report import read_report
 from l1ad.errors import ConfigError
 
 STUDENT_YAML = """\
@@ -136,7 +137,6 @@ def test_distill_cli_trains_evaluates_converts_and_compares(tiny_run, run_cli, t
                              "--student", student_file(tmp_path, label="s1"), "--firmware")
     assert code == 0, err
     assert "distilled s1 from dense_ae" in out and "teacher vs student on background_test: Pearson" in out
-    from l1ad.distill.report import read_report
 
     report = read_report(root / "distill" / "s1")
     assert report.teacher == "dense_ae" and report.student == "s1" and report.rate_khz == 300
@@ -153,6 +153,14 @@ def test_distill_cli_trains_evaluates_converts_and_compares(tiny_run, run_cli, t
     emulation = firmware["emulation"]
     assert emulation["score"].startswith("firmware: the network's single output")
     assert all(sample["n_events_differing"] == 0 for sample in emulation["agreement"])
+    # ... its fault campaign and its leaderboard entry
+    code, out, err = run_cli("faults", "-c", "tiny", "-o", root, "--models", "s1", "--workers", "0")
+    assert code == 0, err
+    assert (root / "faults" / "s1" / "fault_report.json").is_file()
+    code, out, err = run_cli("leaderboard", "-c", "tiny", "-o", root, "--model", "s1", "--board", tmp_path / "board")
+    assert code == 0, err
+    board = json.loads((tmp_path / "board" / "board.json").read_text())
+    assert [entry["model"] for entry in board["entries"]] == ["s1"]
 
 
 def test_distill_bad_input_is_one_line(tiny_run, run_cli, tmp_path):
@@ -170,6 +178,10 @@ def test_distill_bad_input_is_one_line(tiny_run, run_cli, tmp_path):
     assert err.count("\n") == 1
     code, _, err = run_cli("distill", "-c", "tiny", "-o", root, "--teacher", "dense_ae", "--student", "nope")
     assert code == 2 and "nope" in err and err.count("\n") == 1
+    code, _, err = run_cli("distill", "-c", "tiny", "-o", root, "--teacher", "dense_ae", "--student", good, "--sweep")
+    assert code == 2 and "has no sweep" in err and err.count("\n") == 1
+    code, _, err = run_cli("leaderboard", "-c", "tiny", "-o", root, "--model", "nope")
+    assert code == 2 and "models/nope: no trained model" in err and err.count("\n") == 1
     assert not (root / "models" / "r").exists()
 
 
@@ -187,3 +199,75 @@ def test_a_run_config_cannot_train_a_student(tmp_path, body):
     path.write_text(f"name: x\noutput_dir: {tmp_path}\ndataset: {{name: zb, size: tiny}}\n{body}\n")
     with pytest.raises(ConfigError, match="is a student: it learns a teacher's score, so 'l1ad distill"):
         load_config(path)
+
+
+def test_sweep_variants_and_their_cost_by_hand(tmp_path):
+    from l1ad.distill.sweep import keras_cost, sweep_configs
+    from l1ad.models.registry import new_detector
+
+    config = load_student_config("dense_student")
+    variants = sweep_configs(config)
+    assert [v.student.run_label for v in variants] == ["dense_student_8_w6", "dense_student_8_w8",
+                                                         "dense_student_16x8_w6", "dense_student_16x8_w8",
+                                                         "dense_student_32x16_w6", "dense_student_32x16_w8"]
+    assert all(v.sweep is None and v.target == config.target for v in variants)
+    small = variants[0].student
+    assert small.encoder_units == [8] and small.quantization.weight_bits == 6
+    detector = new_detector(small)
+    detector._start(np.abs(_events(np.random.default_rng(0))))  # builds the network
+    # 57 -> 8 -> 1: 57 x 8 + 8 + 8 + 1 parameters; 57 x 8 products of 6-bit weights and 16-bit inputs, 8 of 6-bit
+    # weights and 10-bit activations
+    assert keras_cost(detector.keras_model, small.quantization) == (57 * 8 + 8 + 8 + 1,
+                                                                    57 * 8 * 6 * 16 + 8 * 6 * 10)
+
+
+def test_sweep_writes_its_table_plot_and_bench_comparison(tiny_run, run_cli, tmp_path):
+    from l1ad.distill.sweep import read_sweep
+
+    root = tmp_path / "run"
+    shutil.copytree(tiny_run.paths.root / "dataset", root / "dataset")
+    shutil.copytree(tiny_run.paths.model, root / "models" / "dense_ae")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(student_file(tmp_path, label="sw").read_text().replace("epochs: 30", "epochs: 3")
+                    + "sweep: {encoder_units: [[4], [8]], weight_bits: [6]}\n")
+    code, out, err = run_cli("distill", "-c", "tiny", "-o", root, "--teacher", "dense_ae", "--student", path,
+                             "--sweep")
+    assert code == 0, err
+    report = read_sweep(root / "distill" / "sweep_test_student")
+    assert [r.student for r in report.rows] == ["sw_4_w6", "sw_8_w6"] and report.rate == "300 kHz"
+    assert report.rows[0].cost.lut is None and report.rows[0].cost.parameters < report.rows[1].cost.parameters
+    assert report.teacher == "dense_ae" and report.teacher_cost.parameters > report.rows[1].cost.parameters
+    for row in report.rows:  # the same numbers as each student's own distillation report
+        kept = read_report(root / "distill" / row.student).agreement.signals
+        assert row.kept == {s: k.kept for s, k in kept.items()}
+    table = (root / "distill" / "sweep_test_student" / "sweep.md").read_text()
+    assert "| sw_4_w6 | 4 | 6 |" in table and "not synthesized" in table
+    for name in ("sweep.png", "sweep.csv", "results.md", "results.png"):
+        assert (root / "distill" / "sweep_test_student" / name).stat().st_size > 0
+
+
+def test_exposure_events_come_from_another_dataset_only(tiny_run, tiny_dataset, tmp_path):
+    from l1ad.benchmark.datasets.dataset import load_dataset
+    from l1ad.config import load_config
+    from l1ad.distill.fit import distillation_data
+    from l1ad.models.registry import load_detector
+    from l1ad.pipeline.context import RunContext
+    from l1ad.pipeline.stages import generate_data
+
+    teacher = load_detector(tiny_run.paths.model)
+    base = student_file(tmp_path).read_text()
+    same = tmp_path / "same.yaml"
+    same.write_text(base + f"exposure: {{dataset: {tiny_run.paths.dataset}, samples: [ttbar]}}\n")
+    with pytest.raises(ConfigError, match="is the dataset the student is evaluated on; its samples are test events"):
+        distillation_data(teacher, load_student_config(same), tiny_dataset)
+
+    other_cfg = load_config("tiny", output_dir=str(tmp_path / "other")).model_copy(update={"seed": 8})
+    other = generate_data(RunContext.create(other_cfg, log=lambda *_: None))
+    assert other.digest != tiny_dataset.digest
+    exposed = tmp_path / "exposed.yaml"
+    exposed.write_text(base + f"exposure: {{dataset: {other.directory}, samples: [ttbar, zll], events: 150}}\n")
+    data = distillation_data(teacher, load_student_config(exposed), tiny_dataset)
+    n = len(tiny_dataset.background("train").particles)
+    assert data.n_exposure == 300 and len(data.train) == 2 * n + 300
+    ttbar = teacher.inputs_of(load_dataset(other.directory).sample("ttbar"))[:150]
+    np.testing.assert_array_equal(data.train[2 * n : 2 * n + 150], ttbar)

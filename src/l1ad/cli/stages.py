@@ -33,7 +33,12 @@ def add_parsers(sub) -> None:
                                help="every weight and bias bit, or a sample sized by the config's faults.margin "
                                     "(default: the config's faults.campaign)")
             stage.add_argument("--models", default=None,
-                               help="comma-separated bench models of the config (default: the config's model)")
+                               help="comma-separated bench models of the config or models trained into the output "
+                                    "directory, such as distilled students (default: the config's model)")
+        if name in ("evaluate", "firmware", "leaderboard"):
+            stage.add_argument("--model", default=None, metavar="LABEL",
+                               help="a model trained into the output directory instead of the config's (a bench "
+                                    "model, or a student of 'l1ad distill')")
         if name in ("leaderboard", "run"):
             stage.add_argument("--board", default=None, help="leaderboard directory (default: the config's, 'leaderboards')")
         stage.set_defaults(handler=run)
@@ -44,6 +49,8 @@ def run(args) -> int:
     from l1ad.pipeline import stages
 
     ctx = run_context(args)
+    if getattr(args, "model", None):
+        ctx = stages.trained_model_context(ctx, args.model)
     if args.command == "train":
         stages.train(ctx, stages.open_dataset(ctx))
     elif args.command == "evaluate":

@@ -47,6 +47,17 @@ class AugmentationConfig(StrictModel):
                           "(e/gamma, muons, jets), as Pol et al.'s particle shuffling")
 
 
+class ExposureConfig(StrictModel):
+    """Events from another dataset shown to the student with their teacher targets: signal-like events fill the
+    high-score range, where the background has few events and every threshold sits. Never the evaluated dataset's
+    samples (the distillation refuses its digest): the student would train on its own test events."""
+
+    dataset: str = Field(min_length=1, description="directory of the other dataset (e.g. one generated with another "
+                         "seed)")
+    samples: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(min_length=1, description="its samples to use")
+    events: int | None = Field(None, ge=1, le=10_000_000, description="events per sample (default: all)")
+
+
 class SweepConfig(StrictModel):
     """The size sweep of ``l1ad distill --sweep``: every hidden-layer list with every weight width."""
 
@@ -61,6 +72,7 @@ class StudentConfig(StrictModel):
     training: TrainingConfig = TrainingConfig()
     target: TargetConfig = TargetConfig()
     augmentation: AugmentationConfig = AugmentationConfig()
+    exposure: ExposureConfig | None = None
     sweep: SweepConfig | None = None
 
     @field_validator("student")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from l1ad import __version__
 from l1ad.benchmark.datasets.parallel import Execution
-from l1ad.config import ModelConfig, RunConfig
+from l1ad.config import ModelConfig, RunConfig, TrainingConfig
 from l1ad.pipeline.tracking import stage_run, tracking_uri
 
 
@@ -69,9 +69,11 @@ class RunContext:
     def paths(self) -> RunPaths:
         return RunPaths(Path(self.cfg.output_dir), self.cfg.model.run_label)
 
-    def for_model(self, model: ModelConfig) -> RunContext:
-        """The same run with another model (a bench entry)."""
-        return replace(self, cfg=self.cfg.model_copy(update={"model": model}))
+    def for_model(self, model: ModelConfig, training: TrainingConfig | None = None,
+                  seed: int | None = None) -> RunContext:
+        """The same run with another model (a bench entry, a student), and its own training and seed if given."""
+        update = {"model": model, "training": training, "seed": seed}
+        return replace(self, cfg=self.cfg.model_copy(update={k: v for k, v in update.items() if v is not None}))
 
     def stage_run(self, stage: str):
         """The MLflow run of one stage (a context manager)."""

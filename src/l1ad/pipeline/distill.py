@@ -44,9 +44,7 @@ def open_teacher(ctx: RunContext, path_or_name: str) -> tuple[Detector, Path]:
 
 def student_context(ctx: RunContext, config: StudentConfig) -> RunContext:
     """The run with the student as its model (its training settings and seed), so the ordinary stages apply."""
-    return type(ctx)(cfg=ctx.cfg.model_copy(update={"model": config.student, "training": config.training,
-                                                    "seed": config.seed}),
-                     tracking_uri=ctx.tracking_uri, log=ctx.log, execution=ctx.execution)
+    return ctx.for_model(config.student, config.training, config.seed)
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,9 @@ def distill(ctx: RunContext, dataset: Dataset, teacher: Detector, teacher_dir: P
         student.save(run.paths.model)
         mlflow.log_artifacts(str(run.paths.model), artifact_path="model")
     history = student.history
+    augmented = len(data.train) - data.n_background - data.n_exposure
     ctx.log(f"distilled {label} from {teacher.model_config.run_label}: {data.n_background} background events "
-            f"+ {len(data.train) - data.n_background} augmented, {len(history['loss'])} epochs, best validation loss "
+            f"+ {augmented} augmented + {data.n_exposure} exposure, {len(history['loss'])} epochs, best validation loss "
             f"{min(history['val_loss']):.4g} ({data.saturated:.2%} of targets saturated) -> {run.paths.model} "
             f"[{time.time() - started:.0f} s]")
     evaluation = evaluate(run, dataset, student)
@@ -175,7 +174,8 @@ def compare_with_teacher(run: RunContext, dataset: Dataset, teacher: Detector, t
     report = DistillationReport(
         student=label, teacher=teacher.model_config.run_label, teacher_model=str(teacher_dir),
         teacher_score=_score_text(teacher), dataset=dataset.ref, target=config.target,
-        augmentation=config.augmentation, training_events=len(data.train), background_events=data.n_background,
+        augmentation=config.augmentation, exposure=config.exposure, exposure_events=data.n_exposure,
+        training_events=len(data.train), background_events=data.n_background,
         saturated_fraction=data.saturated, rate_khz=cfg.leaderboard_rate_khz if zero_bias else None,
         agreement=result)
     directory = run.paths.root / "distill" / label

@@ -36,6 +36,7 @@ from l1ad.firmware.hls import check_agreement, not_convertible_report
 from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
 from l1ad.leaderboards.board import Entry, EntryProvenance, entry_from_reports, submit
 from l1ad.models.base import Detector
+from l1ad.models.io import META, read_card
 from l1ad.models.registry import load_detector, new_detector
 from l1ad.pipeline.context import RunContext
 from l1ad.pipeline.tracking import flatten_params, metric_key
@@ -162,6 +163,19 @@ def _log_history(history: dict[str, list[float]]) -> None:
 def open_detector(ctx: RunContext) -> Detector:
     """The run's trained model as the train stage saved it."""
     return load_detector(ctx.paths.model)
+
+
+def trained_model_context(ctx: RunContext, label: str) -> RunContext:
+    """The run with the model trained into ``<output>/models/<label>`` as its model (a bench model, a distilled
+    student), with the architecture, training and seed its model card records, so the later stages apply to it.
+
+    Raises
+    ------
+    ModelFileError
+        If there is no model of that label (one line naming the directory).
+    """
+    card = read_card(ctx.paths.root / "models" / label)
+    return ctx.for_model(card.model, card.training, card.seed)
 
 
 # -- evaluate -----------------------------------------------------------------------------------------------------
@@ -377,10 +391,12 @@ def faults(ctx: RunContext, *, campaign: str | None = None, models: list[str] | 
     contexts = [ctx]
     if models:
         known = {m.run_label: m for m in ctx.cfg.bench}
-        unknown = [m for m in models if m not in known]
+        trained = ctx.paths.root / "models"
+        unknown = [m for m in models if m not in known and not (trained / m / META).is_file()]
         if unknown:
-            raise ConfigError(f"no bench model {unknown[0]!r} in config {ctx.cfg.name!r}; known: {', '.join(known)}")
-        contexts = [ctx.for_model(known[m]) for m in models]
+            raise ConfigError(f"no bench model {unknown[0]!r} in config {ctx.cfg.name!r} and none trained into "
+                              f"{trained}; bench models: {', '.join(known)}")
+        contexts = [ctx.for_model(known[m]) if m in known else trained_model_context(ctx, m) for m in models]
     reports = []
     for stage in contexts:
         cfg, label = stage.cfg, stage.cfg.model.run_label
