@@ -63,7 +63,7 @@ def plot_student_vs_teacher(teacher: dict[str, np.ndarray], student: dict[str, n
                             report: DistillationReport, path: Path) -> None:
     """Two 2-D histograms (log colour scale): the background, and every signal together; dashed lines at both
     thresholds, so the quadrants are the decisions (both, teacher only, student only, neither)."""
-    plt, hep = hep_pyplot()
+    plt, _ = hep_pyplot()
     from matplotlib.colors import LogNorm
 
     signals = [name for name in teacher if name != background]
@@ -90,7 +90,7 @@ def plot_student_vs_teacher(teacher: dict[str, np.ndarray], student: dict[str, n
         ax.set_ylabel(f"student score ({report.student})")
         ax.set_title(name, fontsize=16)
         ax.legend(loc="upper left", fontsize=12)
-    hep.label.exp_text("l1ad-bench", f"simulation: Pearson {a.pearson:.3f}, Spearman {a.spearman:.3f} (background)",
-                       ax=axes[0][0], loc=0, fontsize=14)
+    fig.suptitle(f"l1ad-bench simulation: {report.student} vs {report.teacher}; Pearson {a.pearson:.3f}, Spearman "
+                 f"{a.spearman:.3f} on the background (values beyond the axes drawn at their edges)", fontsize=16)
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
