@@ -50,8 +50,9 @@ class DistillationData:
     saturated: float  # fraction of training targets at an end of the target's range (order lost there)
 
 
-def exposure_events(teacher: Detector, config: StudentConfig, dataset: Dataset) -> np.ndarray:
-    """The exposure samples' events in the teacher's inputs (none without an exposure config).
+def exposure_events(teacher: Detector, config: StudentConfig, dataset: Dataset, background: np.ndarray) -> np.ndarray:
+    """The exposure samples' events in the teacher's inputs (none, shaped as ``background``, without an exposure
+    config).
 
     Raises
     ------
@@ -60,7 +61,7 @@ def exposure_events(teacher: Detector, config: StudentConfig, dataset: Dataset) 
     """
     exposure = config.exposure
     if exposure is None:
-        return np.empty((0, *teacher.inputs_of(dataset.background("validation")).shape[1:]), dtype=np.float32)
+        return background[:0]
     other = load_dataset(Path(exposure.dataset))
     if not isinstance(other, Dataset):
         raise ConfigError(f"student config {config.name!r}: exposure.dataset {exposure.dataset} is a sample file, "
@@ -79,7 +80,7 @@ def distillation_data(teacher: Detector, config: StudentConfig, dataset: Dataset
     background = teacher.inputs_of(dataset.background("train"))
     extra = augmented_copies(background, config.augmentation, regions=config.reads_regions,
                              rng=np.random.default_rng(config.seed))
-    exposure = exposure_events(teacher, config, dataset)
+    exposure = exposure_events(teacher, config, dataset, background)
     train = np.concatenate([background, *(x for x in (extra, exposure) if len(x))])
     validation = teacher.inputs_of(dataset.background("validation"))
     y = target.transform_scores(teacher.score_samples(train))
