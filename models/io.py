@@ -77,13 +77,23 @@ class ModelCard(StrictModel):
 def write_model_dir(directory: str | Path, card: ModelCard, preprocessing: dict,
                     write_params: Callable[[Path], None]) -> Path:
     """Write a model directory atomically: an existing one is replaced only once the new one is complete."""
+
+    def write(tmp: Path) -> None:
+        write_params(tmp)
+        (tmp / PREPROCESSING).write_text(json.dumps(preprocessing, indent=2))
+        (tmp / META).write_text(card.model_dump_json(indent=2) + "\n")
+
+    return write_directory(directory, write)
+
+
+def write_directory(directory: str | Path, write: Callable[[Path], None]) -> Path:
+    """Fill ``directory`` by ``write(tmp)`` into a temporary sibling, then swap it in: an existing directory is
+    replaced only once the new one is complete."""
     directory = Path(directory)
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    write_params(tmp)
-    (tmp / PREPROCESSING).write_text(json.dumps(preprocessing, indent=2))
-    (tmp / META).write_text(card.model_dump_json(indent=2) + "\n")
+    write(tmp)
     if directory.exists():
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

@@ -102,7 +102,7 @@ class KerasDetector(DetectorBase):
             monitor="val_loss" if validation is not None else "loss", patience=t.early_stopping_patience,
             restore_best_weights=True, start_from_epoch=pruned_epochs))
         with progress_bar(t.epochs, f"train {self.label}", "epoch") as bar:
-            callbacks.append(_epoch_progress(bar))
+            callbacks.append(epoch_progress(bar))
             fit = model.fit(x, y, validation_data=validation, epochs=t.epochs, batch_size=t.batch_size, shuffle=True,
                             callbacks=callbacks, verbose=verbose)
         self.history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
@@ -161,7 +161,7 @@ class KerasDetector(DetectorBase):
         card = read_card(directory)
         detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
         detector.scaler = read_preprocessing(directory, detector.scaler_type)
-        detector.keras_model = _load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
+        detector.keras_model = load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
         detector.history = card.history
         detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
         return detector
@@ -274,7 +274,7 @@ class AutoencoderDetector(KerasDetector):
         return SCORE_DESCRIPTIONS[self.score_name]
 
 
-def _epoch_progress(bar):
+def epoch_progress(bar):
     """A Keras callback advancing ``bar`` once per epoch, showing the losses."""
     import tensorflow as tf
 
@@ -309,7 +309,7 @@ def _with_pruning(keras_model, training: TrainingConfig, steps_per_epoch: int):
     return model, [tfmot.sparsity.keras.UpdatePruningStep()], ramp_epochs
 
 
-def _load_weights(keras_model, path: Path):
+def load_weights(keras_model, path: Path):
     import h5py
 
     if not path.is_file():

@@ -11,11 +11,11 @@ import os
 import sys
 
 from l1ad import __version__
-from l1ad.cli import bench, config, data, distill, stages
+from l1ad.cli import bench, config, data, distill, robustness, stages
 from l1ad.errors import L1adError
 from l1ad.progress import QUIET
 
-GROUPS = (data, stages, bench, distill, config)
+GROUPS = (data, stages, bench, distill, robustness, config)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from l1ad.cli.common import add_run_arguments, run_context
 
 COMMANDS = {
-    "train": "train the config's model on the dataset's background",
+    "train": "train the config's model on the dataset's background (-c TAGGER: a jet tagger of the jets dataset)",
     "evaluate": "score the test samples; efficiencies at fixed trigger rates, ROC AUC, plots",
     "firmware": "hls4ml project, bit-exact emulator, open-source RTL synthesis; 'firmware report': the table",
     "faults": "single-bit fault campaign on the firmware network: rate blow-up, efficiency loss, sensitivity maps",
@@ -45,9 +45,14 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
+    from l1ad.config.taggers import is_tagger_config
     from l1ad.errors import ConfigError
     from l1ad.pipeline import stages
 
+    if args.command == "train" and is_tagger_config(args.config):
+        from l1ad.cli.robustness import train_tagger
+
+        return train_tagger(args)
     ctx = run_context(args)
     if getattr(args, "model", None):
         ctx = stages.trained_model_context(ctx, args.model)

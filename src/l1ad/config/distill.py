@@ -6,17 +6,15 @@ One YAML file per student (shipped ones in ``src/l1ad/configs/students``, addres
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.config.models import MODELS
-from l1ad.config.reading import parse_yaml, read_text_file
+from l1ad.config.reading import load_named_config, shipped_names
 from l1ad.config.run import MAX_LAYER_UNITS, ModelConfig, TrainingConfig
-from l1ad.errors import ConfigError, describe_validation_error
 
 
 class TargetConfig(StrictModel):
@@ -96,26 +94,9 @@ class StudentConfig(StrictModel):
 
 
 def shipped_students() -> list[str]:
-    folder = resources.files("l1ad.configs").joinpath("students")
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return shipped_names("students")
 
 
 def load_student_config(name_or_path: str | Path) -> StudentConfig:
     """A shipped student config by name or a YAML file by path, validated (one-line errors naming the file)."""
-    name = str(name_or_path)
-    if name in shipped_students():
-        text = resources.files("l1ad.configs").joinpath("students", f"{name}.yaml").read_text()
-        source = f"'{name}' (shipped student)"
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"student config {name!r}: no such file, and not a shipped student "
-                              f"({', '.join(shipped_students())})")
-        text, source = read_text_file(path, str(path)), str(path)
-    raw = parse_yaml(text, source)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {source}: expected a mapping of settings at the top level")
-    try:
-        return StudentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"config {source}: {describe_validation_error(exc)}") from None
+    return load_named_config("students", "student", name_or_path, StudentConfig)

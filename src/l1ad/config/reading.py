@@ -47,3 +47,39 @@ def read_text_file(path: Path, source: str) -> str:
     if "\x00" in text:
         raise ConfigError(f"config {source}: not a text file (it holds NUL bytes)")
     return text
+
+
+def shipped_names(folder: str) -> list[str]:
+    """The shipped configs of one kind: the YAML files of ``l1ad/configs/<folder>``, by name."""
+    from importlib import resources
+
+    directory = resources.files("l1ad.configs").joinpath(folder)
+    return sorted(p.name.removesuffix(".yaml") for p in directory.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_named_config(folder: str, what: str, name_or_path: str | Path, model):
+    """A shipped config of ``l1ad/configs/<folder>`` by name, or a YAML file by path, validated into the pydantic
+    ``model``; every problem is one :class:`ConfigError` line naming the file."""
+    from importlib import resources
+
+    from pydantic import ValidationError
+
+    from l1ad.errors import describe_validation_error
+
+    name = str(name_or_path)
+    if name in shipped_names(folder):
+        text = resources.files("l1ad.configs").joinpath(folder, f"{name}.yaml").read_text()
+        source = f"'{name}' (shipped {what})"
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"{what} config {name!r}: no such file, and not a shipped {what} "
+                              f"({', '.join(shipped_names(folder))})")
+        text, source = read_text_file(path, str(path)), str(path)
+    raw = parse_yaml(text, source)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {source}: expected a mapping of settings at the top level")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"config {source}: {describe_validation_error(exc)}") from None

@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from l1ad.benchmark.datasets.manifest import DatasetManifest
 from l1ad.benchmark.evaluation.report import MetricsReport
+from l1ad.benchmark.evaluation.tagging import RobustnessReport
 from l1ad.config import RunConfig
 from l1ad.config.distill import StudentConfig
+from l1ad.config.taggers import RobustnessConfig, TaggerConfig
 from l1ad.distill.report import DistillationReport
 from l1ad.distill.sweep import SweepReport
 from l1ad.files import write_text_atomic
@@ -23,6 +25,7 @@ from l1ad.firmware.report import FirmwareReport
 from l1ad.firmware.rtl_report import RTLReport
 from l1ad.leaderboards.board import Board
 from l1ad.models.io import ModelCard
+from l1ad.models.taggers import TaggerCard
 
 # file name of the schema -> the pydantic model it is generated from (and the file it describes)
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -37,6 +40,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "rtl.schema.json": RTLReport,  # rtl.json of the open-source RTL path (l1ad.firmware.rtl)
     "faults.schema.json": FaultReport,  # faults/<label>/fault_report.json ('l1ad faults')
     "leaderboard.schema.json": Board,  # leaderboards/board.json
+    "tagger-config.schema.json": TaggerConfig,  # a tagger config of 'l1ad train -c TAGGER' (YAML)
+    "tagger.schema.json": TaggerCard,  # taggers/<name>/tagger.json
+    "robustness-config.schema.json": RobustnessConfig,  # a robustness config of 'l1ad robustness' (YAML)
+    "robustness.schema.json": RobustnessReport,  # robustness/robustness.json
 }
 
 

@@ -1,0 +1,251 @@
+"""Jet taggers (``l1ad train -c TAGGER``) and the tagger robustness study (``l1ad robustness``).
+
+Output directory (the robustness config's ``output_dir``, default ``runs/jets``)::
+
+    jets/                    the jets dataset (generated if absent)
+    taggers/<name>/          tagger.json + weights, one directory per tagger config
+    robustness/              robustness.json (RobustnessReport), robustness.md, roc_<rejection>.png,
+                             embedding_<tagger>.png
+
+Every tagger is trained on the nominal domain (contrastive pre-training may also read the alternative domain's
+training jets without their labels: MACK pairs) and measured on both domains' test jets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from l1ad import __version__
+from l1ad.benchmark.datasets.build import cached_dataset, dataset_digest
+from l1ad.benchmark.datasets.dataset import Dataset
+from l1ad.benchmark.datasets.jets import RESIMULATED, load_jets
+from l1ad.benchmark.evaluation.tagging import (
+    REPORT_FILE,
+    TABLE_FILE,
+    DatasetRef,
+    RobustnessReport,
+    TaggerResult,
+    domain_result,
+    markdown_table,
+    plot_embedding,
+    plot_roc,
+    rejection_drop,
+    roc_curve,
+    target_check,
+)
+from l1ad.benchmark.jets import JET_CLASSES, JetSample
+from l1ad.benchmark.jets.pairing import ViewPairs, match_domains, resimulation_pairs
+from l1ad.config import JetsDatasetConfig, dataset_definition, load_config
+from l1ad.config.taggers import RobustnessConfig, TaggerConfig, load_tagger_config
+from l1ad.errors import L1adError, MissingStageOutput
+from l1ad.files import write_json_model, write_text_atomic
+from l1ad.models.taggers import SUPERVISED, ContrastiveTagger, JetTagger, read_tagger_card
+from l1ad.pipeline.context import RunContext
+from l1ad.pipeline.stages import generate_jets
+from l1ad.pipeline.tracking import flatten_params, stage_run
+from l1ad.progress import progress_bar
+
+NOMINAL, ALTERNATIVE = "nominal", "alternative"
+JETS = "jets"
+
+
+def jets_context(output_dir: str, *, seed: int = 42, name: str = "robustness", tracking: str | None = None,
+                 execution=None) -> RunContext:
+    """A run context for the jets output directory (its MLflow store, log and where generation runs)."""
+    cfg = load_config("default", output_dir=output_dir).model_copy(update={"name": name, "seed": seed})
+    return RunContext.create(cfg, tracking=tracking, execution=execution)
+
+
+def jets_config(size: str) -> JetsDatasetConfig:
+    return dataset_definition(JETS).resolve(size)
+
+
+def open_jets(ctx: RunContext, size: str, *, generate: bool) -> Dataset:
+    """The jets dataset of ``size`` in ``<output>/jets``, generated first if absent and ``generate``."""
+    cfg = jets_config(size)
+    directory = ctx.paths.root / cfg.name
+    existing = cached_dataset(directory, dataset_digest(cfg, ctx.cfg.seed), name=cfg.name, size=cfg.size)
+    if existing is not None:
+        return existing
+    if not generate:
+        raise MissingStageOutput(directory / "dataset.json", f"jets dataset ({size})",
+                                 f"l1ad data generate --dataset jets --size {size} -o {ctx.paths.root}")
+    return generate_jets(ctx, cfg)
+
+
+def jet_sample(dataset: Dataset, domain: str, split: str) -> JetSample:
+    return load_jets(dataset.directory / f"jets_{domain}_{split}.h5")
+
+
+def tagger_dir(ctx: RunContext, config: TaggerConfig) -> Path:
+    return ctx.paths.root / "taggers" / config.name
+
+
+def config_digest(config: TaggerConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+
+
+def contrastive_pairs(ctx: RunContext, dataset: Dataset, config: TaggerConfig, nominal: JetSample) -> ViewPairs:
+    """The positive pairs the config names: augmented views of nominal training jets, re-simulated copies, and
+    nominal jets with their EMD-matched alternative-domain training jets (labels unread)."""
+    cfg = config.contrastive
+    sources = {}
+    pt = nominal.kinematics[:, 0]
+    if "augmentation" in cfg.pairs:
+        sources["augmentation"] = (nominal.constituents, pt, nominal.constituents, pt)
+    if "resimulation" in cfg.pairs:
+        resim = load_jets(dataset.directory / f"{RESIMULATED}.h5")
+        rng = np.random.default_rng(config.seed)
+        rows = np.arange(len(resim.labels))
+        first, second = resimulation_pairs(resim, rng)
+        # the jet pT of a copy, for the soft smearing: each copy's own (copy 0's is close enough for the pair order)
+        sources["resimulation"] = (first, resim.kinematics[rows, 0, 0], second, resim.kinematics[rows, 0, 0])
+    if "domain_match" in cfg.pairs:
+        alternative = jet_sample(dataset, ALTERNATIVE, "train")
+        n = min(cfg.match.jets, len(nominal.labels))
+        started = time.time()
+        with progress_bar(n, f"EMD matching {config.name}", "jet") as bar:
+            partner, distance = match_domains(nominal, alternative, cfg.match, progress=bar.update)
+        ctx.log(f"{config.name}: {n} nominal jets matched to alternative-domain jets, median EMD "
+                f"{np.median(distance):.3f} [{time.time() - started:.0f} s]")
+        sources["domain_match"] = (nominal.constituents[:n], pt[:n], alternative.constituents[partner],
+                                   alternative.kinematics[partner, 0])
+    return ViewPairs.join(sources)
+
+
+def train_tagger(ctx: RunContext, dataset: Dataset, config: TaggerConfig) -> JetTagger:
+    """Train one tagger on the nominal domain into ``<output>/taggers/<name>``, tracked in MLflow."""
+    import mlflow
+
+    train, validation = jet_sample(dataset, NOMINAL, "train"), jet_sample(dataset, NOMINAL, "validation")
+    started = time.time()
+    with _run(ctx, f"tagger-{config.name}") as run:
+        mlflow.log_params(flatten_params({"tagger": config.model_dump(), "dataset.digest": dataset.digest}))
+        if config.contrastive is not None:
+            tagger = ContrastiveTagger(config)
+            pairs = contrastive_pairs(ctx, dataset, config, train)
+            mlflow.log_params({f"pairs.{k}": v for k, v in pairs.counts.items()})
+            tagger.pretrain(pairs, n_constituents=train.constituents.shape[1])
+        else:
+            tagger = JetTagger(config)
+        tagger.fit(tagger.inputs_of(train), train.labels, validation=(tagger.inputs_of(validation), validation.labels))
+        tagger.provenance = {"dataset": dataset.name, "dataset_version": dataset.version,
+                             "dataset_digest": dataset.digest, "config_digest": config_digest(config),
+                             "mlflow_run_id": run.info.run_id, "l1ad_version": __version__}
+        for key, values in tagger.history.items():
+            for epoch, value in enumerate(values):
+                mlflow.log_metric(key, value, step=epoch)
+        for head in tagger.heads:
+            mlflow.log_metric(f"validation_accuracy.{head}",
+                              tagger.score(tagger.inputs_of(validation), validation.labels, head))
+        directory = tagger.save(tagger_dir(ctx, config))
+        mlflow.log_artifacts(str(directory), artifact_path="tagger")
+    accuracies = ", ".join(f"{tagger.label(h)} {tagger.score(tagger.inputs_of(validation), validation.labels, h):.3f}"
+                           for h in tagger.heads)
+    ctx.log(f"tagger {config.name}: validation accuracy {accuracies} -> {directory} [{time.time() - started:.0f} s]")
+    return tagger
+
+
+def trained_tagger(ctx: RunContext, dataset: Dataset, config: TaggerConfig) -> JetTagger:
+    """The tagger of ``config`` already trained on this dataset with this config, else trained now."""
+    directory = tagger_dir(ctx, config)
+    if directory.is_dir():
+        try:
+            provenance = read_tagger_card(directory).provenance
+        except L1adError:
+            provenance = {}
+        if (provenance.get("dataset_digest"), provenance.get("config_digest")) == (dataset.digest,
+                                                                                    config_digest(config)):
+            ctx.log(f"tagger {config.name}: reusing {directory} (same dataset and config)")
+            return JetTagger.load(directory)
+    return train_tagger(ctx, dataset, config)
+
+
+def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
+    """Train (or reuse) every tagger of the config and measure it on both domains; write the report and plots."""
+    import mlflow
+
+    configs = [load_tagger_config(name) for name in config.taggers]  # every config is valid before any training
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise L1adError(f"robustness config {config.name!r} names a tagger twice: {names}")
+    dataset = open_jets(ctx, config.size, generate=True)
+    test = {domain: jet_sample(dataset, domain, "test") for domain in (NOMINAL, ALTERNATIVE)}
+    rng = np.random.default_rng(config.seed)
+    results, curves, embeddings = [], {r.id: {} for r in config.rejections}, {}
+    for tagger_config in configs:
+        tagger = trained_tagger(ctx, dataset, tagger_config)
+        for head in tagger.heads:
+            probabilities = {d: tagger.predict_proba(tagger.inputs_of(s), head) for d, s in test.items()}
+            results.append(_tagger_result(tagger, head, probabilities, test, config, rng,
+                                          tagger_dir(ctx, tagger_config)))
+            for r in config.rejections:
+                curves[r.id][tagger.label(head)] = {d: roc_curve(p, test[d].labels, r, JET_CLASSES)
+                                                    for d, p in probabilities.items()}
+        if isinstance(tagger, ContrastiveTagger):
+            embeddings[tagger.name] = {d: (tagger.embed(tagger.inputs_of(s)[: config.embedding_jets]),
+                                           s.labels[: config.embedding_jets]) for d, s in test.items()}
+    headline = config.rejections[config.headline].id
+    targets = []
+    for result in results:
+        if result.kind == "contrastive":
+            reference = next((s for s in results if s.kind == "supervised" and s.inputs == result.inputs), None)
+            if reference is not None:
+                targets.append(target_check(result, reference, headline))
+    report = RobustnessReport(
+        config=config.name,
+        dataset=DatasetRef(name=dataset.name, version=dataset.version, size=dataset.manifest.size,
+                           digest=dataset.digest, directory=str(dataset.directory)),
+        nominal=NOMINAL, alternative=ALTERNATIVE, confidence_level=config.confidence_level,
+        bootstrap_samples=config.bootstrap_samples, rejections=config.rejections, headline=headline,
+        taggers=results, targets=targets)
+    directory = ctx.paths.root / "robustness"
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_model(directory / REPORT_FILE, report)
+    write_text_atomic(directory / TABLE_FILE, markdown_table(report))
+    for r in config.rejections:
+        plot_roc(curves[r.id], r, directory / f"roc_{r.id}.png")
+    for name, embedded in embeddings.items():
+        plot_embedding(embedded, JET_CLASSES, f"{name} representation", directory / f"embedding_{name}.png")
+    with _run(ctx, "robustness"):
+        mlflow.log_params({"config": config.name, "dataset.digest": dataset.digest, "taggers": ",".join(names)})
+        for t in results:
+            key = t.label.replace(" ", "_").replace("(", "").replace(")", "")
+            for r in config.rejections:
+                for domain in (NOMINAL, ALTERNATIVE):
+                    value = t.domains[domain].rejections[r.id].rejection.value
+                    if value is not None:
+                        mlflow.log_metric(f"rejection.{r.id}.{domain}.{key}", value)
+                if t.drops[r.id].value is not None:
+                    mlflow.log_metric(f"drop.{r.id}.{key}", t.drops[r.id].value)
+        mlflow.log_artifacts(str(directory), artifact_path="robustness")
+    ctx.log(markdown_table(report))
+    ctx.log(f"robustness -> {directory}")
+    return report
+
+
+def _tagger_result(tagger: JetTagger, head: str, probabilities: dict[str, np.ndarray], test: dict[str, JetSample],
+                   config: RobustnessConfig, rng: np.random.Generator, directory: Path) -> TaggerResult:
+    options = {"confidence_level": config.confidence_level, "bootstrap_samples": config.bootstrap_samples, "rng": rng}
+    domains = {d: domain_result(d, p, test[d].labels, config.rejections, JET_CLASSES, **options)
+               for d, p in probabilities.items()}
+    drops = {r.id: rejection_drop((probabilities[NOMINAL], test[NOMINAL].labels),
+                                  (probabilities[ALTERNATIVE], test[ALTERNATIVE].labels), r, JET_CLASSES, **options)
+             for r in config.rejections}
+    contrastive = tagger.config.contrastive
+    return TaggerResult(
+        label=tagger.label(head), tagger=tagger.name, head=head,
+        kind="supervised" if head == SUPERVISED else "contrastive", inputs=tagger.config.inputs,
+        description=tagger.config.description, pairs=list(contrastive.pairs) if contrastive else [],
+        loss=contrastive.loss if contrastive else None, domains=domains, drops=drops,
+        model_dir=str(directory))
+
+
+def _run(ctx: RunContext, stage: str):
+    ctx.paths.root.mkdir(parents=True, exist_ok=True)
+    return stage_run(uri=ctx.tracking_uri, experiment=f"l1ad/{ctx.cfg.name}", stage=stage, output_dir=ctx.paths.root,
+                     tags={"l1ad.version": __version__})
