@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from l1ad.benchmark.evaluation.drift import ModelDrift
 from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.config.base import SAFE_NAME, StrictModel
 from l1ad.errors import StageOutputError
@@ -76,6 +77,18 @@ class FaultFigures(StrictModel):
     rule: str = Field(description="the rate-budget rule")
 
 
+class DriftFigures(StrictModel):
+    """The trigger rate at the model's own threshold on one domain-shifted variant ('l1ad robustness', drift)."""
+
+    variant: str
+    pileup_mu: float
+    tune: str | None
+    rate_khz: float
+    rate_lo_khz: float
+    rate_hi_khz: float
+    rate_ratio: float | None = Field(description="the variant's rate / the nominal rate")
+
+
 class EntryProvenance(StrictModel):
     l1ad_version: str
     git_commit: str | None
@@ -113,6 +126,8 @@ class Entry(StrictModel):
     firmware: FirmwareFigures | None = Field(None, description="latency and resources; None if not synthesized")
     faults: FaultFigures | None = Field(None, description="single-bit fault robustness; None if 'l1ad faults' did "
                                         "not run on this model's firmware")
+    rate_drift: list[DriftFigures] = Field(default_factory=list, description="rate at the same threshold on "
+                                           "domain-shifted variants; empty if the drift study did not run")
     provenance: EntryProvenance
 
     @property
@@ -134,9 +149,10 @@ class Board(StrictModel):
 
 
 def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, *, submitter: str,
-                       provenance: EntryProvenance, faults: FaultReport | None = None) -> Entry:
+                       provenance: EntryProvenance, faults: FaultReport | None = None,
+                       drift: ModelDrift | None = None) -> Entry:
     """The leaderboard entry of an evaluated model at its headline working point (a trigger rate); ``faults``: its
-    fault report, if a campaign ran on this firmware.
+    fault report, if a campaign ran on this firmware; ``drift``: its rate drift at this threshold, if measured.
 
     Raises
     ------
@@ -180,6 +196,10 @@ def entry_from_reports(metrics: MetricsReport, firmware: FirmwareReport | None, 
             rate_budget_broken=faults.rate_budget_broken.share, rate_budget_broken_lo=faults.rate_budget_broken.share_lo,
             rate_budget_broken_hi=faults.rate_budget_broken.share_hi,
             rule=f"rate x {faults.settings.catastrophic_rate_factor:g} or > {faults.settings.rate_budget_khz:g} kHz"),
+        rate_drift=[] if drift is None else [
+            DriftFigures(variant=v.variant, pileup_mu=v.pileup_mu, tune=v.tune, rate_khz=v.rate_khz,
+                         rate_lo_khz=v.rate_interval_khz[0], rate_hi_khz=v.rate_interval_khz[1],
+                         rate_ratio=v.rate_ratio) for v in drift.variants],
     )
 
 
@@ -238,6 +258,13 @@ def _same_result(a: Entry, b: Entry) -> bool:
     return a.model_dump(exclude=volatile) == b.model_dump(exclude=volatile)
 
 
+def _drift_cell(e: Entry) -> str:
+    if not e.rate_drift:
+        return "n/a"
+    return "; ".join(f"{markdown_cell(d.variant)} {d.rate_khz:.1f} [{d.rate_lo_khz:.1f}, {d.rate_hi_khz:.1f}]"
+                     + ("" if d.rate_ratio is None else f" (x{d.rate_ratio:.2f})") for d in e.rate_drift)
+
+
 def render_markdown(entries: list[Entry]) -> str:
     lines = [
         "# l1ad-bench leaderboard",
@@ -251,7 +278,9 @@ def render_markdown(entries: list[Entry]) -> str:
         "efficiency (fw) takes decisions and threshold from the bit-exact fixed-point emulator; latency and LUTs are "
         "from the open-source RTL path (da4ml pipeline stages x clock period, yosys synth_xilinx cell counts; timing "
         "closure is not checked). Faults over budget: the share of single-bit weight and bias flips after which the "
-        "rate at the same threshold more than doubles or exceeds the Level-1 budget ('l1ad faults'; n/a: not run).",
+        "rate at the same threshold more than doubles or exceeds the Level-1 budget ('l1ad faults'; n/a: not run). "
+        "Rate drift: the rate at the same threshold on domain-shifted zero-bias variants (other pile-up, another "
+        "tune), with its ratio to the nominal rate ('l1ad robustness'; n/a: not run).",
         "",
     ]
     groups: dict[tuple[str, str], list[Entry]] = {}
@@ -269,8 +298,8 @@ def render_markdown(entries: list[Entry]) -> str:
             "| # | model | submitter | "
             + " | ".join(f"{markdown_cell(s)} eff. | {markdown_cell(s)} pure eff." for s in signals)
             + " | mean AUC | achieved rate [kHz] | unique rate [kHz] | firmware mismatch | latency [ns] | LUT | DSP"
-            + " | faults over budget | config |",
-            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|---|---|---|---|",
+            + " | faults over budget | rate drift [kHz] | config |",
+            "|---|---|---|" + "---|---|" * len(signals) + "---|---|---|---|---|---|---|---|---|---|",
         ]
         for rank, e in enumerate(group, 1):
             cells = []
@@ -301,7 +330,7 @@ def render_markdown(entries: list[Entry]) -> str:
                           f"({q.n_faults:,} sampled)")
             lines.append(
                 f"| {rank} | {markdown_cell(e.model)} | {markdown_cell(e.submitter)} | " + " | ".join(cells)
-                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp} | {faults}"
+                + f" | {auc:.3f} | {rate} | {unique} | {fw} | {latency} | {lut} | {dsp} | {faults} | {_drift_cell(e)}"
                 + f" | {markdown_cell(e.provenance.config_digest)} |"
             )
         lines.append("")

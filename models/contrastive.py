@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from l1ad.config.taggers import VicregWeights
+from l1ad.config.robustness import VicregWeights
 
 VARIANCE_EPSILON = 1e-4
 

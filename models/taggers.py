@@ -29,8 +29,8 @@ from l1ad.benchmark.jets import FEATURE_NAMES, JET_CLASSES, JetSample
 from l1ad.benchmark.jets.augment import present
 from l1ad.benchmark.jets.pairing import ViewPairs
 from l1ad.config.base import StrictModel
-from l1ad.config.taggers import TaggerConfig, TaggerTraining
-from l1ad.errors import DataFileError, L1adError, ModelFileError
+from l1ad.config.robustness import TaggerConfig, TaggerTraining
+from l1ad.errors import DataFileError, DivergedModelError, L1adError, ModelFileError
 from l1ad.files import validate_model
 from l1ad.models.base import check_events
 from l1ad.models.contrastive import nt_xent, vicreg
@@ -326,6 +326,10 @@ class ContrastiveTagger(JetTagger):
                 epoch = [float(step(tf.constant(a[idx]), tf.constant(b[idx])))
                          for idx in (order[i:i + batch] for i in range(0, len(order) - batch + 1, batch))]
                 losses.append(float(np.mean(epoch)))
+                if not np.isfinite(losses[-1]):
+                    raise DivergedModelError(f"tagger {self.name!r}: the {cfg.loss} loss became NaN or Inf in "
+                                             f"pre-training epoch {len(losses)} (inputs out of range, or a learning "
+                                             "rate too high)")
                 bar.set_postfix({"loss": f"{losses[-1]:.4g}"})
                 bar.update(1)
         self.networks = {"encoder": encoder}
@@ -406,4 +410,8 @@ def _train_classifier(network, x, labels, validation, training: TaggerTraining, 
         fit = network.fit(x, labels, validation_data=validation, epochs=training.epochs,
                           batch_size=training.batch_size, shuffle=True, callbacks=[stop, epoch_progress(bar)],
                           verbose=0)
-    return {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    if not all(np.isfinite(v).all() for v in history.values()):
+        raise DivergedModelError(f"{description}: the loss became NaN or Inf (inputs out of range, or a learning "
+                                 "rate too high)")
+    return history

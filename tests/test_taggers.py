@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from l1ad.benchmark.jets.augment import augment, collinear_split, present, rotate, smear, translate
-from l1ad.config.taggers import DomainMatch, JetAugmentations, Rejection, VicregWeights
+from l1ad.config.robustness import DomainMatch, JetAugmentations, Rejection, VicregWeights
 
 
 def _jets(n=200, n_slots=32, seed=0):
@@ -73,11 +73,14 @@ def test_augmentations_keep_pt_sum_count_and_padding():
 
 
 def test_smearing_moves_soft_constituents_more():
-    c = np.zeros((4000, 2, 3), np.float32)
-    c[:, 0, 0], c[:, 1, 0] = 0.99, 0.01  # 990 GeV and 10 GeV in a 1 TeV jet
+    from l1ad.benchmark.jets.augment import MAX_SMEARING
+
+    c = np.zeros((4000, 3, 3), np.float32)
+    c[:, :, 0] = 0.99, 0.01 - 1e-15, 1e-15  # 990 GeV, 10 GeV and 1e-12 GeV in a 1 TeV jet
     moved = smear(c, np.full(len(c), 1000.0), np.random.default_rng(2), 0.1)[..., 1] - c[..., 1]
     assert np.std(moved[:, 0]) == pytest.approx(0.1 / 990, rel=0.05)
     assert np.std(moved[:, 1]) == pytest.approx(0.1 / 10, rel=0.05)
+    assert np.std(moved[:, 2]) == pytest.approx(MAX_SMEARING, rel=0.05)  # capped: not 1e11
 
 
 # -- pairing --------------------------------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ def _labelled(n=300, seed=8):
 
 
 def test_dense_tagger_learns_saves_and_loads(tmp_path):
-    from l1ad.config.taggers import load_tagger_config
+    from l1ad.config.robustness import load_tagger_config
     from l1ad.models.taggers import JetTagger
 
     jets = _labelled()
@@ -229,7 +232,7 @@ def test_dense_tagger_learns_saves_and_loads(tmp_path):
 
 def test_contrastive_tagger_heads_save_and_load(tmp_path):
     from l1ad.benchmark.jets.pairing import ViewPairs
-    from l1ad.config.taggers import load_tagger_config
+    from l1ad.config.robustness import load_tagger_config
     from l1ad.models.taggers import ContrastiveTagger, JetTagger
 
     jets = _labelled()
@@ -252,7 +255,7 @@ def test_contrastive_tagger_heads_save_and_load(tmp_path):
 
 
 def test_tagger_bad_input_and_files(tmp_path):
-    from l1ad.config.taggers import load_tagger_config
+    from l1ad.config.robustness import load_tagger_config
     from l1ad.errors import DataFileError, ModelFileError
     from l1ad.models.taggers import JetTagger
 
@@ -283,7 +286,7 @@ def test_tagger_bad_input_and_files(tmp_path):
 
 
 def test_configs_validate(tmp_path):
-    from l1ad.config.taggers import (
+    from l1ad.config.robustness import (
         is_tagger_config,
         load_robustness_config,
         load_tagger_config,

@@ -42,7 +42,7 @@ from l1ad.benchmark.trigger.emulation import emulate
 from l1ad.benchmark.trigger.selection import could_pass, passes_lepton_trigger
 from l1ad.config import DatasetConfig
 from l1ad.config.datasets import PileupPools
-from l1ad.config.processes import PROCESSES
+from l1ad.config.processes import JET_DOMAINS, PROCESSES
 from l1ad.errors import DataFileError, L1adError
 from l1ad.files import replacing, write_json_model
 from l1ad.progress import progress_bar
@@ -96,7 +96,10 @@ class Part:
 
 
 def dataset_digest(cfg: DatasetConfig, seed: int) -> str:
-    payload = json.dumps({"dataset": cfg.model_dump(), "seed": seed, "l1ad": __version__}, sort_keys=True)
+    dataset = cfg.model_dump()
+    if dataset.get("tune") is None:  # datasets without a tune variation keep the digests they had before the field
+        dataset.pop("tune", None)
+    payload = json.dumps({"dataset": dataset, "seed": seed, "l1ad": __version__}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -129,15 +132,17 @@ def pool_of(sample: str) -> str:
 
 
 def detector_settings(cfg: DatasetConfig) -> tuple[str, ...]:
-    """Pythia settings every sample of the dataset shares: where long-lived hadrons decay."""
+    """Pythia settings every sample of the dataset shares: where long-lived hadrons decay, and the tune variation
+    of a domain-shifted variant (``tune``)."""
+    tune = JET_DOMAINS[cfg.tune] if cfg.tune is not None else ()
     volume = cfg.decays_in_flight
     if volume is None:
-        return ()
+        return tune
     # Decays in flight of pi+-, K+-, K0L (Pythia keeps them stable by default) and of everything else long-lived, but
     # only inside the volume: muons from pi/K decays then reach the muon trigger, as in the detector.
     return ("ParticleDecays:limitTau0 = off", "ParticleDecays:limitCylinder = on",
             f"ParticleDecays:xyMax = {volume.radius_mm:g}", f"ParticleDecays:zMax = {volume.half_length_mm:g}",
-            "211:mayDecay = on", "321:mayDecay = on", "130:mayDecay = on")
+            "211:mayDecay = on", "321:mayDecay = on", "130:mayDecay = on", *tune)
 
 
 def _hard_pileup_settings(cfg: DatasetConfig) -> tuple[str, ...]:

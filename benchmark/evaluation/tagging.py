@@ -18,9 +18,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from l1ad.benchmark.evaluation.drift import ModelDrift
 from l1ad.benchmark.statistics import clopper_pearson
 from l1ad.config.base import StrictModel
-from l1ad.config.taggers import Rejection
+from l1ad.config.robustness import Rejection
 
 FORMAT = "l1ad-robustness/1"
 REPORT_FILE = "robustness.json"
@@ -86,7 +87,7 @@ class DatasetRef(StrictModel):
 class RobustnessReport(StrictModel):
     format: Literal["l1ad-robustness/1"] = FORMAT
     config: str
-    dataset: DatasetRef
+    dataset: DatasetRef | None = Field(description="the jets dataset; None when the config has no taggers")
     nominal: str
     alternative: str
     confidence_level: float
@@ -95,6 +96,8 @@ class RobustnessReport(StrictModel):
     headline: str = Field(description="the rejection id of the target figure")
     taggers: list[TaggerResult]
     targets: list[TargetCheck]
+    drift: list[ModelDrift] = Field(default_factory=list, description="anomaly triggers' rate drift on "
+                                    "domain-shifted zero-bias variants")
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray, confidence_level: float) -> Measured:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1ad.config.taggers import JetAugmentations
+from l1ad.config.robustness import JetAugmentations
 
 
 def present(constituents: np.ndarray) -> np.ndarray:
@@ -34,12 +34,18 @@ def translate(constituents: np.ndarray, rng: np.random.Generator, width: float) 
     return _zero_padding(out, constituents)
 
 
+# The soft-smearing width is capped at the jet radius: generator-level constituents go down to 1e-13 GeV, whose
+# 0.1 GeV / pT width would throw them (and the network's inputs) arbitrarily far.
+MAX_SMEARING = 0.8
+
+
 def smear(constituents: np.ndarray, jet_pt: np.ndarray, rng: np.random.Generator, scale_gev: float) -> np.ndarray:
-    """Soft smearing: each constituent's (eta, phi) moves by a Gaussian of width ``scale_gev`` / pT, pT in GeV, so
-    soft constituents move most and the hard ones, which a collinear- and infrared-safe observable sees, hardly."""
+    """Soft smearing: each constituent's (eta, phi) moves by a Gaussian of width ``scale_gev`` / pT (pT in GeV, at
+    most ``MAX_SMEARING``), so soft constituents move most and the hard ones, which a collinear- and infrared-safe
+    observable sees, hardly."""
     out = constituents.copy()
     pt = constituents[..., 0] * np.asarray(jet_pt, dtype=np.float64)[:, None]
-    width = np.where(pt > 0, scale_gev / np.maximum(pt, 1e-12), 0.0)
+    width = np.where(pt > 0, np.minimum(scale_gev / np.maximum(pt, 1e-12), MAX_SMEARING), 0.0)
     out[..., 1:] += (rng.normal(size=(*pt.shape, 2)) * width[..., None]).astype(constituents.dtype)
     return _zero_padding(out, constituents)
 

@@ -16,7 +16,7 @@ import numpy as np
 from l1ad.benchmark.jets.augment import augment, present
 from l1ad.benchmark.jets.resimulation import ResimulatedJets
 from l1ad.benchmark.jets.sample import JetSample
-from l1ad.config.taggers import DomainMatch, JetAugmentations
+from l1ad.config.robustness import DomainMatch, JetAugmentations
 from l1ad.errors import L1adError
 
 

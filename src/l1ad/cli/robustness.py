@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from l1ad.cli.common import execution
-    from l1ad.config.taggers import load_robustness_config
+    from l1ad.config.robustness import load_robustness_config
     from l1ad.pipeline.robustness import jets_context, robustness
 
     config = load_robustness_config(args.config)
@@ -37,7 +37,7 @@ def run(args) -> int:
 
 def train_tagger(args) -> int:
     """``l1ad train -c TAGGER``: one tagger on the jets dataset of the output directory (default runs/jets)."""
-    from l1ad.config.taggers import load_tagger_config
+    from l1ad.config.robustness import load_tagger_config
     from l1ad.pipeline.robustness import jets_context, open_jets, train_tagger
 
     config = load_tagger_config(args.config)

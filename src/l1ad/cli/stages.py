@@ -45,7 +45,7 @@ def add_parsers(sub) -> None:
 
 
 def run(args) -> int:
-    from l1ad.config.taggers import is_tagger_config
+    from l1ad.config.robustness import is_tagger_config
     from l1ad.errors import ConfigError
     from l1ad.pipeline import stages
 

@@ -215,6 +215,8 @@ class DatasetConfig(StrictModel):
         "the pools hold only interactions below it. None: pools of all inelastic interactions, reused")
     decays_in_flight: DecayVolume | None = Field(DecayVolume(), description="None: pi/K never decay (c tau > 10 mm "
                                                  "stable)")
+    tune: str | None = Field(None, description="a Pythia tune variation applied to every interaction, by name "
+                             "(l1ad.config.processes.JET_DOMAINS: 'alternative'); None: Pythia's default (Monash)")
     background: SampleSizes
     signals: dict[str, int] = Field(min_length=1, description="signal process name -> number of events")
     background_cocktail: dict[str, float] | None = Field(
@@ -227,6 +229,13 @@ class DatasetConfig(StrictModel):
     shard_size: int = Field(
         5000, gt=0, description="events per generation task; fixed so results do not depend on the number of workers"
     )
+
+    @field_validator("tune")
+    @classmethod
+    def _known_tune(cls, tune: str | None) -> str | None:
+        if tune is not None and tune not in JET_DOMAINS:
+            raise ValueError(f"unknown tune {tune!r}; tunes: {', '.join(JET_DOMAINS)}")
+        return tune
 
     @field_validator("signals")
     @classmethod
@@ -282,6 +291,9 @@ class DatasetDefinition(StrictModel):
     pileup_mu: float = Field(60.0, ge=0)
     pileup_stitch_pthat_gev: float | None = Field(30.0, gt=0)
     decays_in_flight: DecayVolume | None = DecayVolume()
+    tune: str | None = None
+    variant_of: str | None = Field(None, description="the standard dataset this is a domain-shifted variant of "
+                                   "(same emulation; other pile-up or tune)")
     signals: list[str] = Field(min_length=1)
     background_cocktail: dict[str, float] | None = None
     trigger: LeptonTrigger | None = None
@@ -296,7 +308,7 @@ class DatasetDefinition(StrictModel):
         return DatasetConfig(
             name=self.name, version=self.version, size=size, sqrt_s_tev=self.sqrt_s_tev, pileup_mu=self.pileup_mu,
             pileup_pools=chosen.pileup_pools, pileup_stitch_pthat_gev=self.pileup_stitch_pthat_gev,
-            decays_in_flight=self.decays_in_flight, background=chosen.background,
+            decays_in_flight=self.decays_in_flight, tune=self.tune, background=chosen.background,
             signals={s: chosen.signal_events for s in self.signals}, background_cocktail=self.background_cocktail,
             trigger=self.trigger, blind=chosen.blind, emulation=self.emulation, shard_size=self.shard_size,
         )

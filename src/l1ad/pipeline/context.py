@@ -8,6 +8,8 @@ Run output directory (``output_dir`` of the config)::
     evaluation/<model>/       scores.h5, network_inputs.h5, metrics.json, metrics.csv, efficiency_vs_rate.png, scores.png
     firmware/<model>/         hls4ml_prj/ (the hls4ml project), firmware.json
     faults/<model>/           fault_report.json, faults.csv, sensitivity.png, rate_blowup.png ('l1ad faults')
+    drift/<model>/            drift.json: the rate at the model's threshold on domain-shifted variants
+    variants/<dataset>/       those variants (dataset/, mlflow.db), both from 'l1ad robustness' (drift)
     bench/                    results.csv/.json/.md/.png: the bench models side by side ('l1ad bench')
     mlflow.db, mlartifacts/   the default MLflow store (unless a tracking URI is given)
 """
@@ -48,6 +50,10 @@ class RunPaths:
     @property
     def faults(self) -> Path:
         return self.root / "faults" / self.model_name
+
+    @property
+    def drift(self) -> Path:
+        return self.root / "drift" / self.model_name
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from l1ad import __version__
 from l1ad.benchmark.datasets.build import cached_dataset, dataset_digest
 from l1ad.benchmark.datasets.dataset import Dataset
 from l1ad.benchmark.datasets.jets import RESIMULATED, load_jets
+from l1ad.benchmark.evaluation.drift import markdown_table as drift_table
+from l1ad.benchmark.evaluation.drift import plot_drift
 from l1ad.benchmark.evaluation.tagging import (
     REPORT_FILE,
     TABLE_FILE,
@@ -40,11 +42,12 @@ from l1ad.benchmark.evaluation.tagging import (
 from l1ad.benchmark.jets import JET_CLASSES, JetSample
 from l1ad.benchmark.jets.pairing import ViewPairs, match_domains, resimulation_pairs
 from l1ad.config import JetsDatasetConfig, dataset_definition, load_config
-from l1ad.config.taggers import RobustnessConfig, TaggerConfig, load_tagger_config
+from l1ad.config.robustness import RobustnessConfig, TaggerConfig, load_tagger_config
 from l1ad.errors import L1adError, MissingStageOutput
 from l1ad.files import write_json_model, write_text_atomic
 from l1ad.models.taggers import SUPERVISED, ContrastiveTagger, JetTagger, read_tagger_card
 from l1ad.pipeline.context import RunContext
+from l1ad.pipeline.drift import drift
 from l1ad.pipeline.stages import generate_jets
 from l1ad.pipeline.tracking import flatten_params, stage_run
 from l1ad.progress import progress_bar
@@ -166,14 +169,71 @@ def trained_tagger(ctx: RunContext, dataset: Dataset, config: TaggerConfig) -> J
 
 
 def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
-    """Train (or reuse) every tagger of the config and measure it on both domains; write the report and plots."""
+    """Train (or reuse) every tagger of the config and measure it on both domains, and measure the anomaly triggers'
+    rate drift if the config asks; write the report, tables and plots to ``<output>/robustness``."""
     import mlflow
 
     configs = [load_tagger_config(name) for name in config.taggers]  # every config is valid before any training
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise L1adError(f"robustness config {config.name!r} names a tagger twice: {names}")
-    dataset = open_jets(ctx, config.size, generate=True)
+    directory = ctx.paths.root / "robustness"
+    dataset, results, targets = None, [], []
+    if configs:
+        dataset = open_jets(ctx, config.size, generate=True)
+        results = _tagger_results(ctx, dataset, configs, config, directory)
+        headline = config.rejections[config.headline].id
+        for result in results:
+            if result.kind == "contrastive":
+                reference = next((s for s in results if s.kind == "supervised" and s.inputs == result.inputs), None)
+                if reference is not None:
+                    targets.append(target_check(result, reference, headline))
+    drifts = [] if config.drift is None else drift(config.drift, tracking=None if _local(ctx) else ctx.tracking_uri,
+                                                   log=ctx.log)
+    report = RobustnessReport(
+        config=config.name,
+        dataset=None if dataset is None else DatasetRef(
+            name=dataset.name, version=dataset.version, size=dataset.manifest.size, digest=dataset.digest,
+            directory=str(dataset.directory)),
+        nominal=NOMINAL, alternative=ALTERNATIVE, confidence_level=config.confidence_level,
+        bootstrap_samples=config.bootstrap_samples, rejections=config.rejections,
+        headline=config.rejections[config.headline].id, taggers=results, targets=targets, drift=drifts)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_model(directory / REPORT_FILE, report)
+    text = (markdown_table(report) if results else "") + ("\n" + drift_table(drifts) if drifts else "")
+    write_text_atomic(directory / TABLE_FILE, text)
+    if drifts:
+        plot_drift(drifts, directory / "rate_drift.png")
+    with _run(ctx, "robustness"):
+        mlflow.log_params({"config": config.name, "taggers": ",".join(names),
+                           "dataset.digest": dataset.digest if dataset else "none"})
+        for t in results:
+            key = t.label.replace(" ", "_").replace("(", "").replace(")", "")
+            for r in config.rejections:
+                for domain in (NOMINAL, ALTERNATIVE):
+                    value = t.domains[domain].rejections[r.id].rejection.value
+                    if value is not None:
+                        mlflow.log_metric(f"rejection.{r.id}.{domain}.{key}", value)
+                if t.drops[r.id].value is not None:
+                    mlflow.log_metric(f"drop.{r.id}.{key}", t.drops[r.id].value)
+        for d in drifts:
+            for v in d.variants:
+                mlflow.log_metric(f"drift_rate_khz.{d.model}.{v.variant}", v.rate_khz)
+        mlflow.log_artifacts(str(directory), artifact_path="robustness")
+    ctx.log(text)
+    ctx.log(f"robustness -> {directory}")
+    return report
+
+
+def _local(ctx: RunContext) -> bool:
+    """Whether the tracking store is the default one inside the output directory (variants then get their own)."""
+    from l1ad.pipeline.tracking import default_store
+
+    return ctx.tracking_uri == default_store(ctx.paths.root)
+
+
+def _tagger_results(ctx: RunContext, dataset: Dataset, configs: list[TaggerConfig], config: RobustnessConfig,
+                    directory: Path) -> list[TaggerResult]:
     test = {domain: jet_sample(dataset, domain, "test") for domain in (NOMINAL, ALTERNATIVE)}
     rng = np.random.default_rng(config.seed)
     results, curves, embeddings = [], {r.id: {} for r in config.rejections}, {}
@@ -189,43 +249,12 @@ def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
         if isinstance(tagger, ContrastiveTagger):
             embeddings[tagger.name] = {d: (tagger.embed(tagger.inputs_of(s)[: config.embedding_jets]),
                                            s.labels[: config.embedding_jets]) for d, s in test.items()}
-    headline = config.rejections[config.headline].id
-    targets = []
-    for result in results:
-        if result.kind == "contrastive":
-            reference = next((s for s in results if s.kind == "supervised" and s.inputs == result.inputs), None)
-            if reference is not None:
-                targets.append(target_check(result, reference, headline))
-    report = RobustnessReport(
-        config=config.name,
-        dataset=DatasetRef(name=dataset.name, version=dataset.version, size=dataset.manifest.size,
-                           digest=dataset.digest, directory=str(dataset.directory)),
-        nominal=NOMINAL, alternative=ALTERNATIVE, confidence_level=config.confidence_level,
-        bootstrap_samples=config.bootstrap_samples, rejections=config.rejections, headline=headline,
-        taggers=results, targets=targets)
-    directory = ctx.paths.root / "robustness"
     directory.mkdir(parents=True, exist_ok=True)
-    write_json_model(directory / REPORT_FILE, report)
-    write_text_atomic(directory / TABLE_FILE, markdown_table(report))
     for r in config.rejections:
         plot_roc(curves[r.id], r, directory / f"roc_{r.id}.png")
     for name, embedded in embeddings.items():
         plot_embedding(embedded, JET_CLASSES, f"{name} representation", directory / f"embedding_{name}.png")
-    with _run(ctx, "robustness"):
-        mlflow.log_params({"config": config.name, "dataset.digest": dataset.digest, "taggers": ",".join(names)})
-        for t in results:
-            key = t.label.replace(" ", "_").replace("(", "").replace(")", "")
-            for r in config.rejections:
-                for domain in (NOMINAL, ALTERNATIVE):
-                    value = t.domains[domain].rejections[r.id].rejection.value
-                    if value is not None:
-                        mlflow.log_metric(f"rejection.{r.id}.{domain}.{key}", value)
-                if t.drops[r.id].value is not None:
-                    mlflow.log_metric(f"drop.{r.id}.{key}", t.drops[r.id].value)
-        mlflow.log_artifacts(str(directory), artifact_path="robustness")
-    ctx.log(markdown_table(report))
-    ctx.log(f"robustness -> {directory}")
-    return report
+    return results
 
 
 def _tagger_result(tagger: JetTagger, head: str, probabilities: dict[str, np.ndarray], test: dict[str, JetSample],

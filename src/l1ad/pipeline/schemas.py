@@ -16,7 +16,7 @@ from l1ad.benchmark.evaluation.report import MetricsReport
 from l1ad.benchmark.evaluation.tagging import RobustnessReport
 from l1ad.config import RunConfig
 from l1ad.config.distill import StudentConfig
-from l1ad.config.taggers import RobustnessConfig, TaggerConfig
+from l1ad.config.robustness import RobustnessConfig, TaggerConfig
 from l1ad.distill.report import DistillationReport
 from l1ad.distill.sweep import SweepReport
 from l1ad.files import write_text_atomic

@@ -17,6 +17,7 @@ from l1ad.benchmark.datasets.build import build_dataset
 from l1ad.benchmark.datasets.dataset import Dataset, load_dataset
 from l1ad.benchmark.datasets.jets import build_jets_dataset
 from l1ad.benchmark.datasets.manifest import MANIFEST
+from l1ad.benchmark.evaluation.drift import ModelDrift
 from l1ad.benchmark.evaluation.report import (
     BACKGROUND_TEST,
     NETWORK_INPUTS,
@@ -30,7 +31,7 @@ from l1ad.benchmark.evaluation.report import (
 from l1ad.benchmark.trigger.menu import menu_decisions
 from l1ad.config import JetsDatasetConfig
 from l1ad.errors import ConfigError, MissingStageOutput, NotConvertibleError, StageOutputError
-from l1ad.files import write_json_model
+from l1ad.files import read_json_model, write_json_model
 from l1ad.firmware.faults.report import FaultReport
 from l1ad.firmware.hls import check_agreement, not_convertible_report
 from l1ad.firmware.report import FIRMWARE_REPORT, FirmwareReport, read_firmware_report
@@ -454,6 +455,22 @@ def current_fault_report(ctx: RunContext, firmware_report: FirmwareReport | None
     return report
 
 
+def current_drift_report(ctx: RunContext, metrics: MetricsReport) -> ModelDrift | None:
+    """The model's rate-drift report if 'l1ad robustness' measured it at the threshold of this evaluation."""
+    from l1ad.benchmark.evaluation.drift import DRIFT_FILE
+
+    path = ctx.paths.drift / DRIFT_FILE
+    if not path.is_file():
+        return None
+    report = read_json_model(path, ModelDrift, "drift report")
+    head = metrics.at(metrics.headline)[0]
+    if (report.threshold, report.dataset_digest, report.model) != (head.threshold, metrics.dataset.digest,
+                                                                   metrics.model):
+        ctx.log(f"leaderboard: {path} is of an earlier evaluation; re-run 'l1ad robustness'")
+        return None
+    return report
+
+
 def open_firmware_report(ctx: RunContext) -> FirmwareReport | None:
     """The run's firmware report, or None if the firmware stage has not run."""
     if not (ctx.paths.firmware / FIRMWARE_REPORT).is_file():
@@ -501,7 +518,8 @@ def leaderboard(ctx: RunContext, metrics: MetricsReport, firmware_report: Firmwa
         date=datetime.now(UTC).date().isoformat(),
     )
     entry = entry_from_reports(metrics, firmware_report, submitter=cfg.leaderboard.submitter, provenance=provenance,
-                               faults=current_fault_report(ctx, firmware_report))
+                               faults=current_fault_report(ctx, firmware_report),
+                               drift=current_drift_report(ctx, metrics))
     directory = Path(board_dir or cfg.leaderboard.directory or ctx.paths.root / "leaderboards")
     with ctx.stage_run("leaderboard"):
         entries = submit(directory, entry)

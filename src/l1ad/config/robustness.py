@@ -136,13 +136,27 @@ class Rejection(StrictModel):
         return f"{self.signal}_vs_{''.join(self.background)}_at_{self.efficiency:g}"
 
 
+class DriftConfig(StrictModel):
+    """Trigger-rate drift: the anomaly-detection models of a zero-bias run, at the thresholds its evaluation set, on
+    domain-shifted variants of its dataset (generated into ``<run>/variants/<name>`` if absent)."""
+
+    run: str = Field("runs/default", description="output directory of a run on a zero-bias dataset (the main job's)")
+    models: list[Annotated[str, Field(pattern=SAFE_NAME)]] | None = Field(
+        None, description="model labels in <run>/models; default: every model evaluated there on the run's dataset")
+    variants: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(
+        default_factory=lambda: ["zb_mu50", "zb_mu70", "zb_tune"], min_length=1,
+        description="shipped variant datasets (variant_of the run's dataset)")
+    size: Literal["tiny", "default", "large"] = "default"
+
+
 class RobustnessConfig(StrictModel):
     name: str = Field(pattern=SAFE_NAME)
     output_dir: str = "runs/jets"
     seed: int = Field(42, ge=0, lt=2**31, description="the jets dataset's generation seed and the bootstrap seed")
     size: Literal["tiny", "default", "large"] = "default"
-    taggers: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="shipped tagger names or "
-                                                                "paths to tagger configs")
+    taggers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, description="shipped tagger "
+                                                                "names or paths to tagger configs")
+    drift: DriftConfig | None = Field(None, description="anomaly-trigger rate drift; None: taggers only")
     rejections: list[Rejection] = Field(default_factory=lambda: [
         Rejection(signal="t", background=["q", "g"]), Rejection(signal="W", background=["q", "g"])], min_length=1)
     headline: int = Field(0, ge=0, description="index into rejections of the target figure (top vs q/g)")
@@ -152,6 +166,8 @@ class RobustnessConfig(StrictModel):
 
     @model_validator(mode="after")
     def _headline(self) -> RobustnessConfig:
+        if not self.taggers and self.drift is None:
+            raise ValueError("nothing to do: give taggers, drift or both")
         if self.headline >= len(self.rejections):
             raise ValueError(f"headline {self.headline} is not an index into the {len(self.rejections)} rejections")
         return self
