@@ -327,7 +327,8 @@ def test_robustness_cli_end_to_end(tmp_path, run_cli):
         for domain in ("nominal", "alternative"):
             d = t.domains[domain]
             assert d.n_jets == 100 and 0 <= d.accuracy.value <= 1 and set(d.auc) == {"q", "g", "W", "Z", "t"}
-    assert [c.supervised for c in report.targets] == ["deepsets", "deepsets"]
+    assert [(c.rejection, c.contrastive, c.supervised) for c in report.targets] == [
+        (r, f"jetclr ({head})", "deepsets") for r in ("t_vs_qg_at_0.5", "W_vs_qg_at_0.5") for head in ("probe", "fine-tune")]
     files = {p.name for p in (out / "robustness").iterdir()}
     assert {"robustness.md", "roc_t_vs_qg_at_0.5.png", "roc_W_vs_qg_at_0.5.png", "embedding_jetclr.png"} <= files
     assert "| jetclr (fine-tune) |" in stdout

@@ -182,12 +182,11 @@ def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
     if configs:
         dataset = open_jets(ctx, config.size, generate=True)
         results = _tagger_results(ctx, dataset, configs, config, directory)
-        headline = config.rejections[config.headline].id
-        for result in results:
-            if result.kind == "contrastive":
+        for rejection in config.rejections:
+            for result in results:
                 reference = next((s for s in results if s.kind == "supervised" and s.inputs == result.inputs), None)
-                if reference is not None:
-                    targets.append(target_check(result, reference, headline))
+                if result.kind == "contrastive" and reference is not None:
+                    targets.append(target_check(result, reference, rejection.id))
     drifts = [] if config.drift is None else drift(config.drift, tracking=None if _local(ctx) else ctx.tracking_uri,
                                                    log=ctx.log)
     report = RobustnessReport(
