@@ -10,21 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from l1ad.benchmark.trigger.layout import N_EGAMMA, N_JETS, N_MUONS, N_REGION_PHI
+from l1ad.benchmark.trigger.shifts import rotate_objects
 from l1ad.config.distill import AugmentationConfig
 
 # Slot ranges of each object class in the (N, 19, 4) layout: row 0 MET, then e/gamma, muons, jets
 _CLASS_SLOTS = ((1, 1 + N_EGAMMA), (1 + N_EGAMMA, 1 + N_EGAMMA + N_MUONS),
                 (1 + N_EGAMMA + N_MUONS, 1 + N_EGAMMA + N_MUONS + N_JETS))
-
-
-def rotate_objects(particles: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Every present object of an event (MET included) turned by the same uniform angle in phi, wrapped to
-    [-pi, pi); padded slots stay all zero."""
-    out = np.array(particles, copy=True)
-    angle = rng.uniform(-np.pi, np.pi, size=(len(out), 1)).astype(out.dtype)
-    phi = np.mod(out[:, :, 2] + angle + np.pi, 2 * np.pi) - np.pi
-    out[:, :, 2] = np.where(out[:, :, 0] > 0, phi, out[:, :, 2])
-    return out
 
 
 def shuffle_objects(particles: np.ndarray, rng: np.random.Generator) -> np.ndarray:

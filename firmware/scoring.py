@@ -73,6 +73,7 @@ def describe(network: FixedNetwork, kind: str | None = None) -> str:
         out = network.outputs[0]
         return f"firmware: the network's single output ({FixedPointNetwork(network).output_type(out)}), the score as is"
     if network.score is None:
-        return "software: float64 from the firmware's outputs (the score needs tanh or exp, not computed in firmware)"
+        return ("software: float64 from the firmware's outputs (the score is not built into the firmware network, e.g. "
+                "it needs tanh or exp, or a standardisation the firmware does not hold)")
     layer = network.layer(network.score)
     return "firmware: " + DESCRIPTIONS[layer.kind].format(type=getattr(layer, "type", None) or layer.sum_type)

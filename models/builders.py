@@ -12,6 +12,7 @@ from l1ad.config import MODELS, ModelConfig
 from l1ad.models.autoencoder import build_dense_autoencoder, build_dense_vae
 from l1ad.models.cicada import build_cicada_teacher
 from l1ad.models.cnn import build_cnn_autoencoder, build_cnn_vae
+from l1ad.models.contrastive_ad import build_contrastive_encoder
 from l1ad.models.student import build_student
 
 
@@ -58,6 +59,7 @@ BUILDERS: dict[str, Callable] = {
     "cnn_ae": _cnn_ae,
     "cnn_vae": _cnn_vae,
     "cicada_teacher": _cicada_teacher,
+    "contrastive_ad": lambda cfg, seed: build_contrastive_encoder(cfg),
     "student_dense": lambda cfg, seed: build_student(cfg),
     "student_regions": lambda cfg, seed: build_student(cfg),
     "student_conv": lambda cfg, seed: build_student(cfg),

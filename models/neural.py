@@ -14,6 +14,7 @@ code or serialized Python object from the files is ever executed: a tampered fil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +23,20 @@ import numpy as np
 from l1ad import __version__
 from l1ad.benchmark.trigger.layout import N_REGION_ETA, N_REGION_PHI
 from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
-from l1ad.errors import ConfigError, DataFileError, L1adError, ModelFileError, NotConvertibleError, first_line
+from l1ad.errors import (
+    ConfigError,
+    DataFileError,
+    DivergedModelError,
+    L1adError,
+    ModelFileError,
+    NotConvertibleError,
+    first_line,
+)
 from l1ad.models.autoencoder import LatentScore, ReconstructionScore, angle_scales, masked_mse_loss, vae_trigger_model
 from l1ad.models.base import SCORING_CHUNK, DetectorBase, check_events, check_particles
 from l1ad.models.builders import build_network
-from l1ad.models.io import FORMAT, ModelCard, read_card, read_preprocessing, write_model_dir
+from l1ad.models.contrastive_ad import LatentDensityScore
+from l1ad.models.io import FORMAT, ModelCard, read_card, read_json, read_preprocessing, write_model_dir
 from l1ad.models.preprocessing import PtScaler, RegionScaler
 from l1ad.models.student import OutputScore
 from l1ad.progress import progress_bar
@@ -153,7 +163,14 @@ class KerasDetector(DetectorBase):
             history=self.history,
             provenance={"l1ad_version": __version__, **self.provenance},
         )
-        return write_model_dir(directory, card, self.scaler.to_dict(), lambda d: self.keras_model.save_weights(d / WEIGHTS))
+        return write_model_dir(directory, card, self.scaler.to_dict(), self._write_params)
+
+    def _write_params(self, directory: Path) -> None:
+        """The fitted parameters besides the scaler: the Keras weights (subclasses add their own files)."""
+        self.keras_model.save_weights(directory / WEIGHTS)
+
+    def _read_params(self, directory: Path) -> None:
+        """Read what :meth:`_write_params` added beyond the weights (nothing here)."""
 
     @classmethod
     def load(cls, directory: str | Path) -> KerasDetector:
@@ -162,6 +179,7 @@ class KerasDetector(DetectorBase):
         detector = cls(card.model, card.training, seed=card.seed, acceptance=card.acceptance)
         detector.scaler = read_preprocessing(directory, detector.scaler_type)
         detector.keras_model = load_weights(build_network(card.model, detector.seed), directory / WEIGHTS)
+        detector._read_params(directory)
         detector.history = card.history
         detector.provenance = card.provenance.model_dump(exclude={"l1ad_version"})
         return detector
@@ -387,6 +405,110 @@ class StudentDetector(KerasDetector):
     def firmware_score(self) -> str | None:
         """The score is the network's output: the firmware computes it exactly, with nothing added."""
         return "output"
+
+
+LATENT = "latent.json"
+
+
+class ContrastiveDetector(KerasDetector):
+    """The contrastive anomaly detector of :mod:`l1ad.models.contrastive_ad` (VICReg on pile-up-shifted views)."""
+
+    score_name = "latent_density"
+    score_description = ("squared standardised distance of the contrastive latent representation from the training "
+                         "background's mean (VICReg on pile-up-shifted views)")
+
+    def __init__(self, model: ModelConfig, training: TrainingConfig | None = None, seed: int = 42,
+                 acceptance: EtaAcceptance | None = None):
+        super().__init__(model, training, seed, acceptance)
+        self.latent_mean: np.ndarray | None = None
+        self.latent_std: np.ndarray | None = None
+
+    def views(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One shifted view of each event: a phi rotation and a pile-up-like shift (the catalogue's params)."""
+        from l1ad.benchmark.trigger.shifts import pileup_shift, rotate_objects
+
+        spec = MODELS[self.model_config.name]
+        shift = {k: float(spec.param(self.model_config, k)) for k in ("met_scale", "jet_scale", "soft_jet_gev",
+                                                                      "soft_jet_drop")}
+        return self.network_inputs(pileup_shift(rotate_objects(X, rng), rng, **shift))
+
+    def fit(self, X: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> ContrastiveDetector:
+        """VICReg on two fresh views of every training event each epoch; early stopping on the loss of fixed views
+        of ``validation`` (else of the training events)."""
+        import tensorflow as tf
+
+        from l1ad.config.robustness import VicregWeights
+        from l1ad.models.contrastive import vicreg
+
+        x = self._start(X)
+        t = self.training_config
+        rng = np.random.default_rng(self.seed)
+        check = X if validation is None else validation
+        self._check_inputs(check, "validation data")
+        check_a, check_b = self.views(check, rng), self.views(check, rng)
+        network, weights = self.keras_model, VicregWeights()
+        optimizer = tf.keras.optimizers.Adam(t.learning_rate)
+
+        @tf.function(reduce_retracing=True)
+        def step(a, b):
+            with tf.GradientTape() as tape:
+                loss = vicreg(network(a, training=True), network(b, training=True), weights)
+            grads = tape.gradient(loss, network.trainable_variables)
+            optimizer.apply_gradients(zip(grads, network.trainable_variables, strict=True))
+            return loss
+
+        batch = max(2, min(t.batch_size, len(x)))
+        best, best_weights, waited, history = np.inf, network.get_weights(), 0, {"loss": [], "val_loss": []}
+        with progress_bar(t.epochs, f"train {self.label} (VICReg)", "epoch") as bar:
+            for _ in range(t.epochs):
+                a, b = self.views(X, rng), self.views(X, rng)
+                order = rng.permutation(len(x))
+                losses = [float(step(tf.constant(a[i]), tf.constant(b[i])))
+                          for i in (order[k:k + batch] for k in range(0, len(order) - batch + 1, batch))]
+                val = float(np.mean([float(vicreg(network(check_a[k:k + 4096]), network(check_b[k:k + 4096]),
+                                                  weights)) for k in range(0, len(check_a), 4096)]))
+                history["loss"].append(float(np.mean(losses)))
+                history["val_loss"].append(val)
+                if not np.isfinite(val):
+                    raise DivergedModelError(f"model {self.label!r}: the VICReg loss became NaN or Inf in epoch "
+                                             f"{len(history['loss'])}")
+                bar.set_postfix({"loss": f"{history['loss'][-1]:.4g}", "val_loss": f"{val:.4g}"})
+                bar.update(1)
+                if val < best:
+                    best, best_weights, waited = val, network.get_weights(), 0
+                else:
+                    waited += 1
+                    if waited >= t.early_stopping_patience:
+                        break
+        network.set_weights(best_weights)
+        self.history = history
+        z = network.predict(x, batch_size=8192, verbose=0).astype(np.float64)
+        self.latent_mean, self.latent_std = z.mean(axis=0), z.std(axis=0) + 1e-6
+        return self
+
+    def trigger_network(self):
+        """The encoder: it is what runs in the trigger (the score is computed from its latent outputs)."""
+        self._check_fitted()
+        return self.keras_model
+
+    def output_score(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        if self.latent_mean is None:
+            raise L1adError(f"model {self.label!r} is not fitted: call fit() or load() first")
+        return LatentDensityScore(tuple(self.latent_mean.tolist()), tuple(self.latent_std.tolist()))
+
+    def _write_params(self, directory: Path) -> None:
+        super()._write_params(directory)
+        (directory / LATENT).write_text(json.dumps({"mean": self.latent_mean.tolist(),
+                                                    "std": self.latent_std.tolist()}, indent=2))
+
+    def _read_params(self, directory: Path) -> None:
+        data = read_json(directory / LATENT, "latent standardisation")
+        mean, std = np.asarray(data.get("mean", []), dtype=float), np.asarray(data.get("std", []), dtype=float)
+        n = self.model_config.latent_dim
+        if mean.shape != (n,) or std.shape != (n,) or not (np.isfinite(mean).all() and np.isfinite(std).all()
+                                                          and (std > 0).all()):
+            raise ModelFileError(f"{directory / LATENT}: expected {n} finite means and positive spreads")
+        self.latent_mean, self.latent_std = mean, std
 
 
 def _targets(y, n_events: int, what: str) -> np.ndarray:

@@ -8,7 +8,12 @@ from l1ad.config import MODELS, EtaAcceptance, ModelConfig, TrainingConfig
 from l1ad.models.base import Detector
 from l1ad.models.classical import ClassicalDetector
 from l1ad.models.io import read_card
-from l1ad.models.neural import AutoencoderDetector, RegionAutoencoderDetector, StudentDetector
+from l1ad.models.neural import (
+    AutoencoderDetector,
+    ContrastiveDetector,
+    RegionAutoencoderDetector,
+    StudentDetector,
+)
 
 
 def detector_class(name: str) -> type:
@@ -18,6 +23,8 @@ def detector_class(name: str) -> type:
         return ClassicalDetector
     if spec.student:
         return StudentDetector
+    if spec.contrastive:
+        return ContrastiveDetector
     return RegionAutoencoderDetector if spec.inputs == "regions" else AutoencoderDetector
 
 

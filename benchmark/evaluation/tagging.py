@@ -270,9 +270,11 @@ def plot_roc(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], reject
     domains = list(next(iter(curves.values())))
     fig, axes = plt.subplots(1, len(domains), figsize=(10 * len(domains), 8), squeeze=False)
     for ax, domain in zip(axes[0], domains, strict=True):
+        colours = plt.get_cmap("tab10")
         for i, (label, per_domain) in enumerate(curves.items()):
             eff, rej = per_domain[domain]
-            ax.plot(eff, rej, color=f"C{i % 10}", linestyle="-" if i < 10 else "--", linewidth=2, label=label)
+            ax.plot(eff, rej, color=colours(i % 10), linestyle="--" if "probe" in label else "-", linewidth=2,
+                    label=label)
         ax.axvline(rejection.efficiency, color="grey", linestyle=":")
         ax.set_yscale("log")
         ax.set_xlim(0, 1)

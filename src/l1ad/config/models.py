@@ -20,6 +20,7 @@ class ModelSpec:
     inputs: Literal["particles", "regions"] = "particles"  # trigger objects (N, 19, 4) or calorimeter regions (N, 18, 14)
     variational: bool = False  # a VAE: its reconstruction needs the sampling layer, which hls4ml cannot convert
     student: bool = False  # regresses a teacher's score: trained by 'l1ad distill', not 'l1ad train'
+    contrastive: bool = False  # trained contrastively on shifted views of the background (no reconstruction)
 
     def param(self, cfg, key: str):
         """The value of ``key`` in a model config's params, or this model's default."""
@@ -67,6 +68,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("student_conv", "QKeras strided-convolution student on the 18 x 14 regions (CICADA v2: Conv(filters, "
                   "3x3, stride 2) -> 144 -> encoder_units -> 1); trained by 'l1ad distill'", "keras",
                   {**_STUDENT, "filters": 3}, {**_STUDENT_CHOICES}, inputs="regions", student=True),
+        ModelSpec("contrastive_ad", "QKeras dense encoder on the 57 trigger-object inputs trained with VICReg to map two "
+                  "pile-up-shifted views of each crossing together; score = squared standardised latent distance "
+                  "from the background bulk", "keras",
+                  {"met_scale": 0.15, "jet_scale": 0.05, "soft_jet_gev": 40.0, "soft_jet_drop": 0.2},
+                  contrastive=True),
         ModelSpec("isolation_forest", "scikit-learn IsolationForest on the 57 preprocessed inputs", "sklearn",
                   {"n_estimators": 200, "max_samples": 4096}),
         ModelSpec("gmm", "scikit-learn Gaussian mixture (full covariance) on the 57 preprocessed inputs; score = -log L",

@@ -146,7 +146,7 @@ class DriftConfig(StrictModel):
     models: list[Annotated[str, Field(pattern=SAFE_NAME)]] | None = Field(
         None, description="model labels in <run>/models; default: every model evaluated there on the run's dataset")
     variants: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(
-        default_factory=lambda: ["zb_mu50", "zb_mu70", "zb_tune"], min_length=1,
+        default_factory=lambda: ["zb_control", "zb_mu50", "zb_mu70", "zb_tune"], min_length=1,
         description="shipped variant datasets (variant_of the run's dataset)")
     size: Literal["tiny", "default", "large"] = "default"
 

@@ -100,6 +100,10 @@ def _default_bench() -> list[ModelConfig]:
         ModelConfig(name="cnn_ae"),
         ModelConfig(name="cnn_vae"),
         ModelConfig(name="cicada_teacher", latent_dim=80, quantization=None),
+        # trained contrastively on pile-up-shifted views (issue 15): 57 -> 32 -> 16 -> 8, AXOL1TL v3's types
+        ModelConfig(name="contrastive_ad", latent_dim=8,
+                    quantization=QuantizationConfig(weight_bits=6, weight_integer_bits=2, input_bits=14,
+                                                    input_integer_bits=5)),
         ModelConfig(name="isolation_forest"),
         ModelConfig(name="gmm"),
     ]
