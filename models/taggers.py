@@ -156,10 +156,11 @@ class JetTagger:
         if self.config.inputs == "features":
             check_events(X, (len(FEATURE_NAMES),), "high-level features", what)
         else:
-            check_events(X, (X.shape[1] if getattr(X, "ndim", 0) == 3 else -1, 3), "jet constituents", what)
-            if self.n_constituents is not None and X.shape[1] != self.n_constituents:
+            if self.n_constituents is not None and getattr(X, "ndim", 0) == 3 and X.shape[1] != self.n_constituents:
                 raise DataFileError(f"{what}: {X.shape[1]} constituents per jet, the tagger was trained on "
                                     f"{self.n_constituents}")
+            slots = X.shape[1] if getattr(X, "ndim", 0) == 3 else "C"
+            check_events(X, (slots, 3), "jet constituents", what)
 
     def _network_inputs(self, X: np.ndarray) -> np.ndarray:
         if self.config.inputs == "features":
@@ -212,9 +213,8 @@ class JetTagger:
         """Class probabilities (N, 5) in the order of ``classes_``; ``head``: which head (default: the last)."""
         head = head or self.heads[-1]
         if head not in self.networks:
-            raise L1adError(f"tagger {self.name!r} has no {head!r} head (heads: {', '.join(self.heads)}); "
-                            "call fit() or load() first" if not self.networks else
-                            f"tagger {self.name!r} has no {head!r} head (heads: {', '.join(self.heads)})")
+            fitted = "" if head not in self.heads else "; call fit() or load() first"
+            raise L1adError(f"tagger {self.name!r} has no {head!r} head (heads: {', '.join(self.heads)}){fitted}")
         self._check(X, "tagger input")
         return self._probabilities(self._network_inputs(X), head)
 

@@ -93,9 +93,13 @@ def test_resimulation_pairs_join_two_copies_of_one_event():
     c[..., 0, 0] = 1.0
     c[..., 0, 1] = np.arange(n_jets)[:, None]  # the event, in eta
     c[..., 0, 2] = np.arange(n_copies)[None, :]  # the copy, in phi
-    resim = ResimulatedJets(c, np.zeros((n_jets, n_copies, 16), np.float32), np.zeros((n_jets, n_copies, 4)),
-                            np.zeros(n_jets, np.int8), "nominal")
-    first, second = resimulation_pairs(resim, np.random.default_rng(3))
+    kinematics = np.zeros((n_jets, n_copies, 4))
+    kinematics[..., 0] = 1000 * np.arange(n_jets)[:, None] + np.arange(n_copies)[None, :]  # each copy its own pT
+    resim = ResimulatedJets(c, np.zeros((n_jets, n_copies, 16), np.float32), kinematics, np.zeros(n_jets, np.int8),
+                            "nominal")
+    first, first_pt, second, second_pt = resimulation_pairs(resim, np.random.default_rng(3))
+    assert np.array_equal(first_pt, 1000 * np.arange(n_jets) + first[:, 0, 2])  # the copy's own jet pT
+    assert np.array_equal(second_pt, 1000 * np.arange(n_jets) + second[:, 0, 2])
     assert np.array_equal(first[:, 0, 1], second[:, 0, 1]) and np.array_equal(first[:, 0, 1], np.arange(n_jets))
     assert np.all(first[:, 0, 2] != second[:, 0, 2])
 

@@ -20,15 +20,19 @@ from l1ad.config.robustness import DomainMatch, JetAugmentations
 from l1ad.errors import L1adError
 
 
-def resimulation_pairs(resimulated: ResimulatedJets, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two different re-hadronised copies of each parton-level event, chosen at random: (J, C, 3) twice."""
+def resimulation_pairs(resimulated: ResimulatedJets,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two different re-hadronised copies of each parton-level event, chosen at random: (first constituents (J, C,
+    3), their jet pT (J,), second constituents, their jet pT), as :meth:`ViewPairs.join` takes them."""
     n_jets, n_copies = resimulated.constituents.shape[:2]
     if n_copies < 2:
         raise L1adError(f"re-simulation pairs need at least 2 copies of each event, the file has {n_copies}")
     first = rng.integers(0, n_copies, size=n_jets)
     second = (first + rng.integers(1, n_copies, size=n_jets)) % n_copies  # never the same copy
     rows = np.arange(n_jets)
-    return resimulated.constituents[rows, first], resimulated.constituents[rows, second]
+    pt = resimulated.kinematics[..., 0]
+    return (resimulated.constituents[rows, first], pt[rows, first], resimulated.constituents[rows, second],
+            pt[rows, second])
 
 
 def emd(a: np.ndarray, b: np.ndarray) -> float:

@@ -102,11 +102,7 @@ def contrastive_pairs(ctx: RunContext, dataset: Dataset, config: TaggerConfig, n
         sources["augmentation"] = (nominal.constituents, pt, nominal.constituents, pt)
     if "resimulation" in cfg.pairs:
         resim = load_jets(dataset.directory / f"{RESIMULATED}.h5")
-        rng = np.random.default_rng(config.seed)
-        rows = np.arange(len(resim.labels))
-        first, second = resimulation_pairs(resim, rng)
-        # the jet pT of a copy, for the soft smearing: each copy's own (copy 0's is close enough for the pair order)
-        sources["resimulation"] = (first, resim.kinematics[rows, 0, 0], second, resim.kinematics[rows, 0, 0])
+        sources["resimulation"] = resimulation_pairs(resim, np.random.default_rng(config.seed))
     if "domain_match" in cfg.pairs:
         alternative = jet_sample(dataset, ALTERNATIVE, "train")
         n = min(cfg.match.jets, len(nominal.labels))
