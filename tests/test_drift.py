@@ -75,6 +75,8 @@ def test_drift_from_the_command_line(tiny_run, tmp_path, run_cli):
     code, _, err = run_cli("robustness", "-c", config, "-o", tmp_path / "out")
     assert code == 2 and "'zb_exposure' is not a variant of 'zb'" in err and err.count("\n") == 1
     assert not (run / "variants" / "zb_exposure").exists()
-    config.write_text(f"name: drift_tiny\ndrift: {{run: '{tmp_path / 'nothing'}', variants: [zb_mu70]}}\n")
-    code, _, err = run_cli("robustness", "-c", config, "-o", tmp_path / "out")
+    config.write_text(f"name: drift_tiny\ndrift: {{run: '{tmp_path / 'nothing'}', variants: [zb_mu70]}}\n"
+                      "taggers: [deepsets]\nsize: tiny\n")
+    code, _, err = run_cli("robustness", "-c", config, "-o", tmp_path / "out2")
     assert code == 2 and "no zero-bias run; run 'l1ad run -o" in err and err.count("\n") == 1
+    assert not (tmp_path / "out2" / "jets").exists() and not (tmp_path / "out2" / "taggers").exists()  # checked first

@@ -23,11 +23,8 @@ from l1ad.pipeline.stages import generate_data
 
 
 def open_variant(run: Path, name: str, size: str, nominal: Dataset, *, tracking: str | None, log) -> Dataset:
-    """The variant dataset ``name`` of ``size`` in ``<run>/variants/<name>``, generated first if absent."""
-    definition = dataset_definition(name)
-    if getattr(definition, "variant_of", None) != nominal.name:
-        raise ConfigError(f"dataset {name!r} is not a variant of {nominal.name!r} (the run's dataset); variants of it "
-                          "name it in 'variant_of'")
+    """The variant dataset ``name`` (checked by :func:`check_drift`) of ``size`` in ``<run>/variants/<name>``,
+    generated first if absent."""
     cfg = load_config("default", output_dir=str(run / "variants" / name), dataset=name, size=size)
     if cfg.dataset.emulation != nominal.emulation:
         raise ConfigError(f"variant {name!r} emulates the trigger differently from {nominal.directory}: a rate drift "
@@ -50,8 +47,9 @@ def evaluated_models(run: Path, dataset: Dataset) -> list[str]:
     return labels
 
 
-def drift(config: DriftConfig, *, tracking: str | None = None, log=print) -> list[ModelDrift]:
-    """Every model's drift (see the module docstring), written per model and returned."""
+def check_drift(config: DriftConfig) -> tuple[Dataset, list[str]]:
+    """The run's zero-bias dataset and the labels of the models to measure, after checking that the run, its models
+    and the variants are usable: every problem is found before anything is generated or trained."""
     run = Path(config.run)
     if not (run / "dataset" / "dataset.json").is_file():
         raise MissingStageOutput(run / "dataset" / "dataset.json", "zero-bias run",
@@ -62,14 +60,26 @@ def drift(config: DriftConfig, *, tracking: str | None = None, log=print) -> lis
     labels = config.models or evaluated_models(run, nominal)
     if not labels:
         raise MissingStageOutput(run / "evaluation", "evaluated model", f"l1ad run -o {run}")
+    for label in labels:
+        if not (run / "evaluation" / label / "metrics.json").is_file():
+            raise MissingStageOutput(run / "evaluation" / label / "metrics.json", f"evaluation of {label!r}",
+                                     f"l1ad evaluate -o {run} --model {label}")
+    for name in config.variants:
+        if getattr(dataset_definition(name), "variant_of", None) != nominal.name:
+            raise ConfigError(f"dataset {name!r} is not a variant of {nominal.name!r} (the run's dataset); variants "
+                              "of it name it in 'variant_of'")
+    return nominal, labels
+
+
+def drift(config: DriftConfig, *, tracking: str | None = None, log=print) -> list[ModelDrift]:
+    """Every model's drift (see the module docstring), written per model and returned."""
+    run = Path(config.run)
+    nominal, labels = check_drift(config)
     variants = {name: open_variant(run, name, config.size, nominal, tracking=tracking, log=log)
                 for name in config.variants}
     results = []
     for label in labels:
         model_dir, evaluation_dir = run / "models" / label, run / "evaluation" / label
-        if not (evaluation_dir / "metrics.json").is_file():
-            raise MissingStageOutput(evaluation_dir / "metrics.json", f"evaluation of {label!r}",
-                                     f"l1ad evaluate -o {run} --model {label}")
         metrics = read_metrics(evaluation_dir)
         detector = load_detector(model_dir)
         results.append(_model_drift(label, run, nominal, metrics, detector, variants))

@@ -47,7 +47,7 @@ from l1ad.errors import L1adError, MissingStageOutput
 from l1ad.files import write_json_model, write_text_atomic
 from l1ad.models.taggers import SUPERVISED, ContrastiveTagger, JetTagger, read_tagger_card
 from l1ad.pipeline.context import RunContext
-from l1ad.pipeline.drift import drift
+from l1ad.pipeline.drift import check_drift, drift
 from l1ad.pipeline.stages import generate_jets
 from l1ad.pipeline.tracking import flatten_params, stage_run
 from l1ad.progress import progress_bar
@@ -173,6 +173,8 @@ def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise L1adError(f"robustness config {config.name!r} names a tagger twice: {names}")
+    if config.drift is not None:
+        check_drift(config.drift)  # a missing run or a wrong variant is found before the taggers train
     directory = ctx.paths.root / "robustness"
     dataset, results, targets = None, [], []
     if configs:
