@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from l1ad.config.robustness import VicregWeights
 
 VARIANCE_EPSILON = 1e-4
@@ -47,3 +49,28 @@ def vicreg_terms(z1, z2):
 def vicreg(z1, z2, weights: VicregWeights):
     invariance, variance, covariance = vicreg_terms(z1, z2)
     return weights.invariance * invariance + weights.variance * variance + weights.covariance * covariance
+
+
+def training_step(loss_of, variables, learning_rate: float):
+    """One Adam step on ``loss_of(a, b)`` over ``variables``, as a compiled function of two view batches."""
+    import tensorflow as tf
+
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+
+    @tf.function(reduce_retracing=True)
+    def step(a, b):
+        with tf.GradientTape() as tape:
+            loss = loss_of(a, b)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return step
+
+
+def train_epoch(step, a, b, batch: int, rng) -> float:
+    """One pass over the pairs (a[i], b[i]) in a random order, in full batches of ``batch``; the mean loss."""
+    import tensorflow as tf
+
+    order = rng.permutation(len(a))
+    return float(np.mean([float(step(tf.constant(a[idx]), tf.constant(b[idx])))
+                          for idx in (order[i:i + batch] for i in range(0, len(order) - batch + 1, batch))]))

@@ -127,15 +127,21 @@ def read_preprocessing(directory: Path, scaler_type):
         raise ModelFileError(f"{path}: invalid preprocessing ({exc})") from None
 
 
+def read_format_file(path: Path, model, fmt: str, what: str, missing: str):
+    """A model directory's JSON card: present (else ``missing``, one line), of format ``fmt``, valid as ``model``."""
+    if not path.is_file():
+        raise ModelFileError(missing)
+    raw = read_json(path, f"{what} metadata")
+    if raw.get("format") != fmt:
+        raise ModelFileError(f"{path}: unsupported {what} format {raw.get('format')!r}, expected {fmt!r}")
+    return validate_model(raw, model, f"{path}: invalid {what} metadata", error=ModelFileError)
+
+
 def read_card(directory: str | Path) -> ModelCard:
     """The validated ``model.json`` of a model directory."""
     path = Path(directory) / META
-    if not path.is_file():
-        raise ModelFileError(f"{Path(directory)}: no trained model; run 'l1ad train' first")
-    raw = read_json(path, "model metadata")
-    if raw.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: unsupported model format {raw.get('format')!r}, expected {FORMAT!r}")
-    card = validate_model(raw, ModelCard, f"{path}: invalid model metadata", error=ModelFileError)
+    card = read_format_file(path, ModelCard, FORMAT, "model", f"{Path(directory)}: no trained model; run 'l1ad train' "
+                            "first")
     if MODELS[card.model.name].family != card.family:
         raise ModelFileError(f"{path}: model {card.model.name!r} is not of family {card.family!r}")
     return card

@@ -435,10 +435,8 @@ class ContrastiveDetector(KerasDetector):
     def fit(self, X: np.ndarray, validation: np.ndarray | None = None, *, verbose: int = 0) -> ContrastiveDetector:
         """VICReg on two fresh views of every training event each epoch; early stopping on the loss of fixed views
         of ``validation`` (else of the training events)."""
-        import tensorflow as tf
-
         from l1ad.config.robustness import VicregWeights
-        from l1ad.models.contrastive import vicreg
+        from l1ad.models.contrastive import train_epoch, training_step, vicreg
 
         x = self._start(X)
         t = self.training_config
@@ -447,27 +445,17 @@ class ContrastiveDetector(KerasDetector):
         self._check_inputs(check, "validation data")
         check_a, check_b = self.views(check, rng), self.views(check, rng)
         network, weights = self.keras_model, VicregWeights()
-        optimizer = tf.keras.optimizers.Adam(t.learning_rate)
-
-        @tf.function(reduce_retracing=True)
-        def step(a, b):
-            with tf.GradientTape() as tape:
-                loss = vicreg(network(a, training=True), network(b, training=True), weights)
-            grads = tape.gradient(loss, network.trainable_variables)
-            optimizer.apply_gradients(zip(grads, network.trainable_variables, strict=True))
-            return loss
+        step = training_step(lambda a, b: vicreg(network(a, training=True), network(b, training=True), weights),
+                             network.trainable_variables, t.learning_rate)
 
         batch = max(2, min(t.batch_size, len(x)))
         best, best_weights, waited, history = np.inf, network.get_weights(), 0, {"loss": [], "val_loss": []}
         with progress_bar(t.epochs, f"train {self.label} (VICReg)", "epoch") as bar:
             for _ in range(t.epochs):
-                a, b = self.views(X, rng), self.views(X, rng)
-                order = rng.permutation(len(x))
-                losses = [float(step(tf.constant(a[i]), tf.constant(b[i])))
-                          for i in (order[k:k + batch] for k in range(0, len(order) - batch + 1, batch))]
+                loss = train_epoch(step, self.views(X, rng), self.views(X, rng), batch, rng)
                 val = float(np.mean([float(vicreg(network(check_a[k:k + 4096]), network(check_b[k:k + 4096]),
                                                   weights)) for k in range(0, len(check_a), 4096)]))
-                history["loss"].append(float(np.mean(losses)))
+                history["loss"].append(loss)
                 history["val_loss"].append(val)
                 if not np.isfinite(val):
                     raise DivergedModelError(f"model {self.label!r}: the VICReg loss became NaN or Inf in epoch "

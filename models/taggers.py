@@ -31,10 +31,9 @@ from l1ad.benchmark.jets.pairing import ViewPairs
 from l1ad.config.base import StrictModel
 from l1ad.config.robustness import TaggerConfig, TaggerTraining
 from l1ad.errors import DataFileError, DivergedModelError, L1adError, ModelFileError
-from l1ad.files import validate_model
 from l1ad.models.base import check_events
-from l1ad.models.contrastive import nt_xent, vicreg
-from l1ad.models.io import read_json, write_directory
+from l1ad.models.contrastive import nt_xent, train_epoch, training_step, vicreg
+from l1ad.models.io import read_format_file, write_directory
 from l1ad.models.neural import epoch_progress, load_weights
 from l1ad.progress import progress_bar
 
@@ -43,6 +42,7 @@ CARD = "tagger.json"
 N_CLASSES = len(JET_CLASSES)
 SUPERVISED = "supervised"
 PROBE, FINE_TUNE = "probe", "fine_tune"
+TUNED_ENCODER = "tuned_encoder"
 # Constituent inputs: (present, (ln(pT / jet pT) + 4) / 2, delta eta / 0.4, delta phi / 0.4), zero rows where absent:
 # numbers of order one for the leading constituents inside R = 0.8.
 LOG_PT_SHIFT, LOG_PT_SCALE, ANGLE_SCALE = 4.0, 2.0, 0.4
@@ -198,11 +198,7 @@ class JetTagger:
     def fit(self, X: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None = None) -> Self:
         """Train on labelled jets (early stopping on ``validation`` if given, else on the training loss)."""
         x, labels = self._start(X, y)
-        if self.config.inputs == "features":
-            network = build_dense(self.config)
-        else:
-            network = build_head((self.n_constituents, 4), build_encoder(self.config, self.n_constituents),
-                                 name=self.name)
+        network = self._supervised_network()
         self.networks = {SUPERVISED: network}
         self.history = _train_classifier(network, x, labels, self._validation(validation), self.config.training,
                                          f"train {self.name}")
@@ -268,13 +264,13 @@ class JetTagger:
         tagger._load_networks(directory)
         return tagger
 
-    def _load_networks(self, directory: Path) -> None:
+    def _supervised_network(self):
         if self.config.inputs == "features":
-            network = build_dense(self.config)
-        else:
-            network = build_head((self.n_constituents, 4), build_encoder(self.config, self.n_constituents),
-                                 name=self.name)
-        self.networks = {SUPERVISED: load_weights(network, directory / f"{SUPERVISED}.h5")}
+            return build_dense(self.config)
+        return build_head((self.n_constituents, 4), build_encoder(self.config, self.n_constituents), name=self.name)
+
+    def _load_networks(self, directory: Path) -> None:
+        self.networks = {SUPERVISED: load_weights(self._supervised_network(), directory / f"{SUPERVISED}.h5")}
 
 
 class ContrastiveTagger(JetTagger):
@@ -297,20 +293,13 @@ class ContrastiveTagger(JetTagger):
             [tf.keras.Input(shape=(self.config.network.pooled_units[-1],)),
              *[tf.keras.layers.Dense(u, activation="relu") for u in cfg.projector_units[:-1]],
              tf.keras.layers.Dense(cfg.projector_units[-1])], name="projector")
-        optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
-        variables = encoder.trainable_variables + projector.trainable_variables
 
         def loss_of(a, b):
             za, zb = projector(encoder(a, training=True), training=True), projector(encoder(b, training=True),
                                                                                       training=True)
             return nt_xent(za, zb, cfg.temperature) if cfg.loss == "ntxent" else vicreg(za, zb, cfg.vicreg)
 
-        @tf.function(reduce_retracing=True)
-        def step(a, b):
-            with tf.GradientTape() as tape:
-                loss = loss_of(a, b)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            return loss
+        step = training_step(loss_of, encoder.trainable_variables + projector.trainable_variables, cfg.learning_rate)
 
         rng = np.random.default_rng(self.config.seed)
         batch = min(cfg.batch_size, len(pairs))
@@ -321,11 +310,7 @@ class ContrastiveTagger(JetTagger):
         with progress_bar(cfg.epochs, f"pre-train {self.name} ({cfg.loss})", "epoch") as bar:
             for _ in range(cfg.epochs):
                 first, second = pairs.views(rng, cfg.augmentations)
-                a, b = constituent_inputs(first), constituent_inputs(second)
-                order = rng.permutation(len(a))
-                epoch = [float(step(tf.constant(a[idx]), tf.constant(b[idx])))
-                         for idx in (order[i:i + batch] for i in range(0, len(order) - batch + 1, batch))]
-                losses.append(float(np.mean(epoch)))
+                losses.append(train_epoch(step, constituent_inputs(first), constituent_inputs(second), batch, rng))
                 if not np.isfinite(losses[-1]):
                     raise DivergedModelError(f"tagger {self.name!r}: the {cfg.loss} loss became NaN or Inf in "
                                              f"pre-training epoch {len(losses)} (inputs out of range, or a learning "
@@ -347,13 +332,12 @@ class ContrastiveTagger(JetTagger):
         x, labels = self._network_inputs(X), self._labels(y, len(X), "training labels")
         val = self._validation(validation)
         tf.keras.utils.set_random_seed(self.config.seed + 1)
-        probe = build_head((self.config.network.pooled_units[-1],), name=PROBE)
+        probe = self._probe_network()
         embed = _outputs(encoder, x)
         val_embedded = None if val is None else (_outputs(encoder, val[0]), val[1])
         history = _train_classifier(probe, embed, labels, val_embedded, self.config.training, f"probe {self.name}")
-        tuned_encoder = build_encoder(self.config, self.n_constituents, name="tuned_encoder")
-        tuned_encoder.set_weights(encoder.get_weights())
-        tuned = build_head((self.n_constituents, 4), tuned_encoder, name=FINE_TUNE)
+        tuned = self._tuned_network()  # built after the probe's training, which draws from the same random stream
+        tuned.get_layer(TUNED_ENCODER).set_weights(encoder.get_weights())
         training = self.config.training.model_copy(
             update={"learning_rate": self.config.contrastive.fine_tune_learning_rate})
         tuned_history = _train_classifier(tuned, x, labels, val, training, f"fine-tune {self.name}")
@@ -374,22 +358,25 @@ class ContrastiveTagger(JetTagger):
             x = _outputs(self.networks["encoder"], x)
         return _outputs(self.networks[head], x)
 
+    def _probe_network(self):
+        """The untrained linear probe on the representation."""
+        return build_head((self.config.network.pooled_units[-1],), name=PROBE)
+
+    def _tuned_network(self):
+        """The untrained fine-tune network: a copy of the encoder with a linear head."""
+        return build_head((self.n_constituents, 4), build_encoder(self.config, self.n_constituents,
+                                                                  name=TUNED_ENCODER), name=FINE_TUNE)
+
     def _load_networks(self, directory: Path) -> None:
-        encoder = load_weights(build_encoder(self.config, self.n_constituents), directory / "encoder.h5")
-        probe = load_weights(build_head((self.config.network.pooled_units[-1],), name=PROBE), directory / f"{PROBE}.h5")
-        tuned = build_head((self.n_constituents, 4), build_encoder(self.config, self.n_constituents,
-                                                                   name="tuned_encoder"), name=FINE_TUNE)
-        self.networks = {"encoder": encoder, PROBE: probe, FINE_TUNE: load_weights(tuned, directory / f"{FINE_TUNE}.h5")}
+        self.networks = {
+            "encoder": load_weights(build_encoder(self.config, self.n_constituents), directory / "encoder.h5"),
+            PROBE: load_weights(self._probe_network(), directory / f"{PROBE}.h5"),
+            FINE_TUNE: load_weights(self._tuned_network(), directory / f"{FINE_TUNE}.h5")}
 
 
 def read_tagger_card(directory: str | Path) -> TaggerCard:
-    path = Path(directory) / CARD
-    if not path.is_file():
-        raise ModelFileError(f"{Path(directory)}: no trained tagger (no {CARD}); train it with 'l1ad train -c TAGGER'")
-    raw = read_json(path, "tagger metadata")
-    if raw.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: unsupported tagger format {raw.get('format')!r}, expected {FORMAT!r}")
-    return validate_model(raw, TaggerCard, f"{path}: invalid tagger metadata", error=ModelFileError)
+    return read_format_file(Path(directory) / CARD, TaggerCard, FORMAT, "tagger",
+                            f"{Path(directory)}: no trained tagger (no {CARD}); train it with 'l1ad train -c TAGGER'")
 
 
 def _outputs(network, x: np.ndarray, chunk: int = 8192) -> np.ndarray:

@@ -35,7 +35,7 @@ def run(args) -> int:
     return 0
 
 
-def train_tagger(args) -> int:
+def train(args) -> int:
     """``l1ad train -c TAGGER``: one tagger on the jets dataset of the output directory (default runs/jets)."""
     from l1ad.config.robustness import load_tagger_config
     from l1ad.pipeline.robustness import jets_context, open_jets, train_tagger

@@ -50,9 +50,9 @@ def run(args) -> int:
     from l1ad.pipeline import stages
 
     if args.command == "train" and is_tagger_config(args.config):
-        from l1ad.cli.robustness import train_tagger
+        from l1ad.cli import robustness
 
-        return train_tagger(args)
+        return robustness.train(args)
     ctx = run_context(args)
     if getattr(args, "model", None):
         ctx = stages.trained_model_context(ctx, args.model)

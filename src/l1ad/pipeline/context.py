@@ -81,11 +81,10 @@ class RunContext:
         update = {"model": model, "training": training, "seed": seed}
         return replace(self, cfg=self.cfg.model_copy(update={k: v for k, v in update.items() if v is not None}))
 
-    def stage_run(self, stage: str):
-        """The MLflow run of one stage (a context manager)."""
+    def stage_run(self, stage: str, *, of_model: bool = True):
+        """The MLflow run of one stage (a context manager); ``of_model=False`` for stages that are not about the run
+        config's model (jet taggers, the robustness study), so it is not tagged with it."""
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        return stage_run(
-            uri=self.tracking_uri, experiment=f"l1ad/{self.cfg.name}", stage=stage, output_dir=self.paths.root,
-            tags={"l1ad.config_digest": self.cfg.digest(), "l1ad.model": self.cfg.model.run_label,
-                  "l1ad.version": __version__},
-        )
+        tags = {"l1ad.config_digest": self.cfg.digest(), "l1ad.model": self.cfg.model.run_label} if of_model else {}
+        return stage_run(uri=self.tracking_uri, experiment=f"l1ad/{self.cfg.name}", stage=stage,
+                         output_dir=self.paths.root, tags={**tags, "l1ad.version": __version__})

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad import __version__
 from l1ad.benchmark.datasets.build import cached_dataset, dataset_digest
 from l1ad.benchmark.datasets.dataset import Dataset
 from l1ad.benchmark.datasets.jets import RESIMULATED, load_jets
@@ -49,7 +48,7 @@ from l1ad.models.taggers import SUPERVISED, ContrastiveTagger, JetTagger, read_t
 from l1ad.pipeline.context import RunContext
 from l1ad.pipeline.drift import check_drift, drift
 from l1ad.pipeline.stages import generate_jets
-from l1ad.pipeline.tracking import flatten_params, stage_run
+from l1ad.pipeline.tracking import flatten_params
 from l1ad.progress import progress_bar
 
 NOMINAL, ALTERNATIVE = "nominal", "alternative"
@@ -122,7 +121,7 @@ def train_tagger(ctx: RunContext, dataset: Dataset, config: TaggerConfig) -> Jet
 
     train, validation = jet_sample(dataset, NOMINAL, "train"), jet_sample(dataset, NOMINAL, "validation")
     started = time.time()
-    with _run(ctx, f"tagger-{config.name}") as run:
+    with ctx.stage_run(f"tagger-{config.name}", of_model=False) as run:
         mlflow.log_params(flatten_params({"tagger": config.model_dump(), "dataset.digest": dataset.digest}))
         if config.contrastive is not None:
             tagger = ContrastiveTagger(config)
@@ -134,17 +133,15 @@ def train_tagger(ctx: RunContext, dataset: Dataset, config: TaggerConfig) -> Jet
         tagger.fit(tagger.inputs_of(train), train.labels, validation=(tagger.inputs_of(validation), validation.labels))
         tagger.provenance = {"dataset": dataset.name, "dataset_version": dataset.version,
                              "dataset_digest": dataset.digest, "config_digest": config_digest(config),
-                             "mlflow_run_id": run.info.run_id, "l1ad_version": __version__}
+                             "mlflow_run_id": run.info.run_id}
         for key, values in tagger.history.items():
             for epoch, value in enumerate(values):
                 mlflow.log_metric(key, value, step=epoch)
-        for head in tagger.heads:
-            mlflow.log_metric(f"validation_accuracy.{head}",
-                              tagger.score(tagger.inputs_of(validation), validation.labels, head))
+        accuracy = {h: tagger.score(tagger.inputs_of(validation), validation.labels, h) for h in tagger.heads}
+        mlflow.log_metrics({f"validation_accuracy.{h}": value for h, value in accuracy.items()})
         directory = tagger.save(tagger_dir(ctx, config))
         mlflow.log_artifacts(str(directory), artifact_path="tagger")
-    accuracies = ", ".join(f"{tagger.label(h)} {tagger.score(tagger.inputs_of(validation), validation.labels, h):.3f}"
-                           for h in tagger.heads)
+    accuracies = ", ".join(f"{tagger.label(h)} {value:.3f}" for h, value in accuracy.items())
     ctx.log(f"tagger {config.name}: validation accuracy {accuracies} -> {directory} [{time.time() - started:.0f} s]")
     return tagger
 
@@ -201,7 +198,7 @@ def robustness(ctx: RunContext, config: RobustnessConfig) -> RobustnessReport:
     write_text_atomic(directory / TABLE_FILE, text)
     if drifts:
         plot_drift(drifts, directory / "rate_drift.png")
-    with _run(ctx, "robustness"):
+    with ctx.stage_run("robustness", of_model=False):
         mlflow.log_params({"config": config.name, "taggers": ",".join(names),
                            "dataset.digest": dataset.digest if dataset else "none"})
         for t in results:
@@ -269,9 +266,3 @@ def _tagger_result(tagger: JetTagger, head: str, probabilities: dict[str, np.nda
         description=tagger.config.description, pairs=list(contrastive.pairs) if contrastive else [],
         loss=contrastive.loss if contrastive else None, domains=domains, drops=drops,
         model_dir=str(directory))
-
-
-def _run(ctx: RunContext, stage: str):
-    ctx.paths.root.mkdir(parents=True, exist_ok=True)
-    return stage_run(uri=ctx.tracking_uri, experiment=f"l1ad/{ctx.cfg.name}", stage=stage, output_dir=ctx.paths.root,
-                     tags={"l1ad.version": __version__})
